@@ -1,0 +1,89 @@
+"""Command-line entry: ``python -m pipeline <stage> --help``.
+
+Each stage lives in ``pipeline/cli/<module>.py`` and exposes ``add_arguments(parser)`` and
+``run(args) -> int``; the first line of its docstring is the help text.  Modules are imported
+lazily so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import PipelineError
+
+COMMANDS = {
+    "demo-corpus": "demo_corpus",
+    "ingest": "ingest",
+    "split": "split",
+    "analyze": "analyze",
+    "analyze-vocals": "analyze_vocals",
+    "analyze-accompaniments": "analyze_accompaniments",
+    "join": "join",
+    "mix": "mix",
+    "card": "card",
+    "verify": "verify",
+    "regenerate": "regenerate",
+    "pretrain": "pretrain",
+    "train": "train",
+    "embed": "embed",
+    "query": "query",
+    "evaluate": "evaluate",
+    "baseline": "baseline",
+    "report": "report",
+    "account": "account",
+}
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__name__}.{COMMANDS[name]}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="DAMP-Mash dataset generation, training and evaluation stages.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<stage>")
+    for name in COMMANDS:
+        if only is not None and name != only:
+            sub.add_parser(name, help=_summary(name), add_help=False)
+            continue
+        try:
+            module = _module(name)
+        except ImportError as exc:
+            sub.add_parser(name, help=f"(not available: {exc})")
+            continue
+        doc = (module.__doc__ or "").strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+    return parser
+
+
+def _summary(name: str) -> str | None:
+    try:
+        doc = (_module(name).__doc__ or "").strip()
+    except ImportError:
+        return "(not available)"
+    return doc.splitlines()[0] if doc else None
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

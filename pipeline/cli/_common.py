@@ -1,0 +1,53 @@
+"""Helpers shared by the stage commands: the ``--params`` convention and logging setup.
+
+Every stage takes its config section as ``--params JSON`` (or ``--params @file.json|yaml``).
+Rules pass ``json.dumps(config[section])``; a person at the shell can pass a few keys and
+the stage's dataclass defaults fill in the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def add_params_argument(parser, section: str) -> None:
+    parser.add_argument(
+        "--params", default="{}", metavar="JSON|@FILE",
+        help=f"the '{section}' config section as a JSON object or @path to JSON/YAML "
+             "(missing keys take their defaults)")
+
+
+def load_params_dict(text: str) -> dict:
+    """Parse a ``--params`` value: a JSON object, or ``@path`` to a JSON or YAML file."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.exists():
+            raise ConfigError(f"--params file not found: {path}")
+        raw = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            value = yaml.safe_load(raw)
+        else:
+            value = json.loads(raw)
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--params is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError("--params must be a JSON object")
+    return value
+
+
+def params_from(cls, values: dict, section: str):
+    """Build dataclass ``cls`` from ``values``; an unknown key is an error naming it."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{section}: unknown key(s) {unknown}; expected some of {sorted(names)}")
+    return cls(**values)
