@@ -1,0 +1,94 @@
+"""Build manifests: probe every candidate file's header, hash it, assign shards.
+
+Every input ends up in exactly one of the manifest or the skipped table, with a reason.
+Only headers are read here (PyAV / libsndfile); a full decode, and so the check for silent
+audio, happens once, in the analysis stage, which records its own skips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..audio import probe_audio
+from ..errors import AudioError
+from ..segment import SEGMENT_SECONDS
+from .accompaniments import accompaniment_files
+
+log = logging.getLogger(__name__)
+
+SKIPPED_COLUMNS = ["corpus", "path", "id", "stage", "reason", "detail"]
+STEM_STREAMS = 5  # mixture, drums, bass, other, vocals
+
+
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_hash(paths) -> str:
+    """sha256 of one file, or of the sorted per-file hashes for a multi-file item."""
+    paths = list(paths)
+    if len(paths) == 1:
+        return sha256_file(paths[0])
+    return hashlib.sha256("".join(sha256_file(p) for p in paths).encode()).hexdigest()
+
+
+def probe_candidates(candidates: pd.DataFrame, corpus: str,
+                     min_duration_s: float = SEGMENT_SECONDS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Probe each candidate (header only), returning (usable rows, skipped rows).
+
+    Skips, with a reason: a missing, empty or undecodable file, a stems file without all
+    five streams, and audio shorter than one segment.
+    """
+    rows, skipped = [], []
+    records = candidates.to_dict("records")
+    for rec in tqdm(records, desc=f"ingest {corpus}", unit="file", disable=None):
+        files = accompaniment_files(rec) if corpus == "accompaniments" else [Path(rec["path"])]
+        try:
+            infos = [probe_audio(p) for p in files]
+            info = infos[0]
+            if rec.get("format") == "stems" and info.n_streams < STEM_STREAMS:
+                raise AudioError(rec["path"], "missing stream",
+                                 f"{info.n_streams} of {STEM_STREAMS} streams")
+            duration = min(i.duration_s for i in infos)
+            if duration < min_duration_s:
+                raise AudioError(rec["path"], "too short",
+                                 f"{duration:.2f} s < one segment ({min_duration_s:.3f} s)")
+        except AudioError as exc:
+            skipped.append({"corpus": corpus, "path": rec["path"], "id": rec["id"],
+                            "stage": "ingest", "reason": exc.reason, "detail": exc.detail})
+            continue
+        rows.append({**rec, "duration_s": float(duration), "sample_rate": int(info.sample_rate),
+                     "channels": int(info.channels),
+                     "size_bytes": int(sum(Path(p).stat().st_size for p in files)),
+                     "sha256": content_hash(files)})
+    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+
+
+def assign_shards(manifest: pd.DataFrame, shard_size: int) -> pd.DataFrame:
+    """Sort by id and cut into shards of ``shard_size`` rows (column ``shard``)."""
+    manifest = manifest.sort_values("id", kind="stable").reset_index(drop=True)
+    manifest["shard"] = np.arange(len(manifest)) // int(shard_size)
+    return manifest
+
+
+def skipped_frame(rows: pd.DataFrame, corpus: str, stage: str) -> pd.DataFrame:
+    """Normalise an adapter's skipped rows to SKIPPED_COLUMNS."""
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=SKIPPED_COLUMNS)
+    out = rows.copy()
+    out["corpus"], out["stage"] = corpus, stage
+    for c in SKIPPED_COLUMNS:
+        if c not in out:
+            out[c] = ""
+    return out[SKIPPED_COLUMNS].astype(str)
