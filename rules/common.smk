@@ -6,7 +6,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(workflow.basedir)))
 
-from pipeline.config import check_paths, dataset_version, validate_config  # noqa: E402
+from pipeline.config import DATA_SECTIONS, check_paths, dataset_version, validate_config  # noqa: E402
 
 # Validation first: a bad value fails here, before any job, naming the key.
 validate_config(config, schema=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -23,6 +23,7 @@ ACCOUNTING = f"{R}/accounting/{VERSION}/accounting.parquet"
 SNRS = config["evaluate"]["snr_sweep_db"]
 KINDS = ["mono", "mixed", "cross"]
 INITS = ["pretrained", "scratch"]
+ALL_MODELS = [f"{MODELS}/{k}-{i}/model.pt" for k in KINDS for i in INITS]
 
 
 wildcard_constraints:
@@ -83,3 +84,19 @@ def model_path(kind, init):
 
 def report_outputs():
     return [f"{EVALUATION}/report.html"]
+
+
+def mix_inputs(wildcards):
+    return {
+        "pairs": f"{DATASET}/pairs.parquet",
+        "vocals": f"{MANIFESTS}/vocals.parquet",
+        "tracks": accompaniment_tables("tracks.parquet")(wildcards),
+        "audio": accompaniment_tables("audio.npy")(wildcards),
+    }
+
+
+def pretrained_inputs(wildcards):
+    if wildcards.init == "scratch":
+        return []
+    domains = {"mono": ["mono"], "mixed": ["mix"], "cross": ["mono", "mix"]}[wildcards.kind]
+    return [f"{MODELS}/pretrain-{d}/model.pt" for d in domains]

@@ -11,6 +11,8 @@ rule demo_corpus:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../environment.yml"
     shell:
         "python -m pipeline demo-corpus --out $(dirname {output}) {params.preset} "
         "--seed {params.seed} --params {params.demo:q} > {log} 2>&1"

@@ -16,6 +16,8 @@ checkpoint ingest:
     resources:
         mem_mb=2000,
         runtime=120,
+    conda:
+        "../environment.yml"
     shell:
         "python -m pipeline ingest --vocals {params.vocals:q} "
         "--accompaniments {params.accompaniments:q} --shards {params.shards:q} "
@@ -36,6 +38,8 @@ rule split:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../environment.yml"
     shell:
         "python -m pipeline split --manifest {input} --out {output} --seed {params.seed} "
         "--params {params.split:q} > {log} 2>&1"

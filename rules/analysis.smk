@@ -1,0 +1,49 @@
+rule analyze_vocals:
+    input:
+        manifest=f"{MANIFESTS}/vocals.parquet",
+    output:
+        windows=f"{ANALYSIS}/vocals/{{shard}}.windows.parquet",
+        skipped=f"{ANALYSIS}/vocals/{{shard}}.skipped.parquet",
+    params:
+        prefix=lambda wc: f"{ANALYSIS}/vocals/{wc.shard}",
+        svd=as_json(config["svd"]),
+        key=as_json(config["key"]),
+        tempo=as_json(config["tempo"]),
+    log:
+        f"{R}/logs/analyze_vocals/{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../environment.yml"
+    shell:
+        "python -m pipeline analyze-vocals --manifest {input.manifest} --shard {wildcards.shard} "
+        "--out-prefix {params.prefix} --svd {params.svd:q} --key {params.key:q} "
+        "--tempo {params.tempo:q} > {log} 2>&1"
+
+
+rule analyze_accompaniments:
+    input:
+        manifest=f"{MANIFESTS}/accompaniments.parquet",
+    output:
+        segments=f"{ANALYSIS}/accompaniments/{{shard}}.segments.parquet",
+        tracks=f"{ANALYSIS}/accompaniments/{{shard}}.tracks.parquet",
+        audio=f"{ANALYSIS}/accompaniments/{{shard}}.audio.npy",
+        skipped=f"{ANALYSIS}/accompaniments/{{shard}}.skipped.parquet",
+    params:
+        prefix=lambda wc: f"{ANALYSIS}/accompaniments/{wc.shard}",
+        key=as_json(config["key"]),
+        tempo=as_json(config["tempo"]),
+    log:
+        f"{R}/logs/analyze_accompaniments/{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../environment.yml"
+    shell:
+        "python -m pipeline analyze-accompaniments --manifest {input.manifest} "
+        "--shard {wildcards.shard} --out-prefix {params.prefix} --key {params.key:q} "
+        "--tempo {params.tempo:q} > {log} 2>&1"
