@@ -4,10 +4,11 @@ rule pretrain:
         index=f"{DATASET}/index.parquet",
     output:
         model=f"{MODELS}/pretrain-{{domain}}/model.pt",
-        log_table=f"{MODELS}/pretrain-{{domain}}/training_log.csv",
+        log_table=f"{MODELS}/pretrain-{{domain}}/train_log.csv",
     params:
         dataset=lambda wc, input: str(Path(input.card).parent),
         train=as_json(config["train"]),
+        seed=config["seed"],
         out=lambda wc: f"{MODELS}/pretrain-{wc.domain}",
     log:
         f"{R}/logs/{VERSION}/pretrain-{{domain}}.log",
@@ -20,7 +21,7 @@ rule pretrain:
         "../environment.yml"
     shell:
         "python -m pipeline pretrain --dataset {params.dataset} --domain {wildcards.domain} "
-        "--out {params.out} --params {params.train:q} > {log} 2>&1"
+        "--out {params.out} --seed {params.seed} --params {params.train:q} > {log} 2>&1"
 
 
 rule train:
@@ -30,12 +31,15 @@ rule train:
         init=pretrained_inputs,
     output:
         model=f"{MODELS}/{{kind}}-{{init}}/model.pt",
-        log_table=f"{MODELS}/{{kind}}-{{init}}/training_log.csv",
+        log_table=f"{MODELS}/{{kind}}-{{init}}/train_log.csv",
     params:
         dataset=lambda wc, input: str(Path(input.card).parent),
         train=as_json(config["train"]),
+        seed=config["seed"],
         out=lambda wc: f"{MODELS}/{wc.kind}-{wc.init}",
-        init=lambda wc, input: " ".join(f"--init {p}" for p in input.init),
+        init=lambda wc, input: " ".join(
+            f"--init-{Path(p).parent.name.split('-')[1]} {Path(p).parent}" for p in input.init
+        ),
     log:
         f"{R}/logs/{VERSION}/train-{{kind}}-{{init}}.log",
     threads: 1
@@ -47,4 +51,4 @@ rule train:
         "../environment.yml"
     shell:
         "python -m pipeline train --dataset {params.dataset} --kind {wildcards.kind} {params.init} "
-        "--out {params.out} --params {params.train:q} > {log} 2>&1"
+        "--out {params.out} --seed {params.seed} --params {params.train:q} > {log} 2>&1"

@@ -1,0 +1,135 @@
+"""Training throughput on CPU: model (forward + backward + step), loader alone, peak memory.
+
+Builds a random dataset version in a temporary folder (float16 shards in the mashup format),
+then prints medians of several repeats:
+
+- model: segments/s through forward + backward + SGD step for MONO and CROSS triplet
+  batches (batch 32, 1 positive + 4 negatives = 192 segments), with 1 and 2 threads;
+- loader: segments/s of ``TripletBatches`` reading memory-mapped shards (no model), which
+  must be at least 5x the model's consumption so training is compute-bound;
+- one metric-learning epoch through ``pipeline.train.fit`` (wall time);
+- peak resident memory of the process.
+
+Usage: python bench/bench_train.py [--singers 24] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline import data, train  # noqa: E402
+from pipeline.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
+
+
+def write_random_dataset(path: Path, *, singers: int, perfs: int = 4, windows: int = 10,
+                         mixes: int = 2, rows_per_shard: int = 400, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    records = []
+    for s in range(singers):
+        for t in range(perfs):
+            for w in range(windows):
+                for m in range(mixes):
+                    records.append({"segment_id": f"{s}-{t}-{w}-{m}",
+                                    "subset": "valid" if t == perfs - 1 else "train",
+                                    "singer": f"s{s:03d}", "perf_id": f"s{s:03d}-{t}",
+                                    "window_index": w, "mix_index": m})
+    index = pd.DataFrame.from_records(records)
+    index["shard"] = np.arange(len(index)) // rows_per_shard
+    index["row"] = np.arange(len(index)) % rows_per_shard
+    path.mkdir(parents=True)
+    for k, group in index.groupby("shard"):
+        for domain in ("mono", "mix"):
+            np.save(path / f"{domain}-{k:06d}.npy",
+                    rng.standard_normal((len(group), 129, 128)).astype(np.float16))
+    index.to_parquet(path / "index.parquet")
+    norm = {"mean": 0.0, "std": 1.0}
+    (path / "card.json").write_text(json.dumps({"version": "bench", "normalisation":
+                                                {"mono": norm, "mix": norm}}))
+    return path
+
+
+def median_rate(fn, count: int, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return count / statistics.median(times)
+
+
+def model_rate(kind: str, threads: int, repeats: int, batch: int = 32, k: int = 4) -> float:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    norm = {"mean": 0.0, "std": 1.0}
+    model = EmbeddingModel(kind, normalisation={"mono": norm, "mix": norm}).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+    a, p = torch.randn(batch, 129, 128), torch.randn(batch, 129, 128)
+    n = torch.randn(batch, k, 129, 128)
+
+    def step():
+        loss = hinge_rank_loss(*triplet_embeddings(model, a, p, n, kind=kind), margin=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return median_rate(step, batch * (2 + k), repeats)
+
+
+def loader_rate(dataset: Path, repeats: int, n_batches: int = 20, batch: int = 32) -> float:
+    ds = train._Data(dataset)
+    anchors, targets = ds.pool("mono", ["train"]), ds.pool("mix", ["train"])
+    plan = data.plan_triplets(anchors, targets, n_items=n_batches * batch, negatives=4,
+                              rng=data.epoch_rng(0, 0, 1))
+    batches = data.TripletBatches(data.ShardReader(dataset), anchors, targets, plan, batch)
+
+    def read_all():
+        for b in range(len(batches)):
+            batches[b]
+
+    return median_rate(read_all, n_batches * batch * 6, repeats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--singers", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_random_dataset(Path(tmp) / "v", singers=args.singers)
+        rates = {}
+        for kind in ("mono", "cross"):
+            for threads in (1, 2):
+                rates[kind, threads] = model_rate(kind, threads, args.repeats)
+                print(f"model {kind:5s} {threads} thread(s): {rates[kind, threads]:8.0f} "
+                      "segments/s (forward + backward + step)")
+        torch.set_num_threads(1)
+        load = loader_rate(dataset, args.repeats)
+        fastest = max(rates.values())
+        print(f"loader (memory-mapped shards, 1 process): {load:8.0f} segments/s "
+              f"= {load / fastest:.1f}x the fastest model rate")
+        params = train.TrainParams(epochs=1, items_per_epoch=512, threads=1, valid_items=128)
+        start = time.perf_counter()
+        train.fit(dataset, "cross", params, Path(tmp) / "cross")
+        print(f"fit CROSS, one epoch of 512 items + validation, 1 thread: "
+              f"{time.perf_counter() - start:.1f} s")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Evaluate embedding models on unseen singers: identification and query-by-singer metrics.
+
+With --dataset, --out is a directory receiving metrics.parquet / metrics.csv (model, pretrained,
+scenario, metric, value, n; with the random baseline and the chance levels), summary.json and
+track_embeddings.parquet (every test track vector of every model and domain).
+With --snr-datasets (the SNR sweep: Mix2Mix and Mono2Mix at each ratio), --out is one Parquet
+file (CSV beside it) with an extra snr_db column.
+A model's kind and initialisation (pre-trained or scratch) come from its model.json.
+"""
+
+import logging
+import re
+from functools import partial
+from pathlib import Path
+
+from ..atomic import write_json, write_parquet, write_text
+from ..errors import ConfigError, PipelineError
+from ..evaluate import (EvalParams, embed_models, evaluate_snr, metrics_table, summary,
+                        track_labels, track_table, unseen_segments)
+from ._common import add_params_argument, load_params_dict, params_from
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = {"mono": "MONO", "mixed": "MIXED", "cross": "CROSS"}
+
+
+def add_arguments(parser):
+    # Let "-5=DIR" be a value (a negative ratio), not an unknown option.
+    parser._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?(=.*)?$")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="dataset version directory")
+    source.add_argument("--snr-datasets", nargs="+", metavar="DB=DIR",
+                        help="test datasets regenerated at DB dB vocal-to-accompaniment ratio")
+    parser.add_argument("--models", nargs="*", default=[], metavar="MODEL",
+                        help="model folders or their model.pt / model.json")
+    parser.add_argument("--out", required=True,
+                        help="output directory (--dataset) or Parquet file (--snr-datasets)")
+    parser.add_argument("--seed", type=int, default=None, help="override the params seed")
+    add_params_argument(parser, "evaluate")
+
+
+def eval_params(args) -> EvalParams:
+    """The ``evaluate`` section from ``--params``, with ``--seed`` overriding its seed."""
+    values = load_params_dict(args.params)
+    if getattr(args, "seed", None) is not None:
+        values["seed"] = args.seed
+    return params_from(EvalParams, values, "evaluate")
+
+
+def is_pretrained(model, path) -> bool:
+    """From model.json (train metrics, else a non-empty ``init``), else the folder name."""
+    info = getattr(model, "info", {}) or {}
+    if "pretrained" in info.get("metrics", {}):
+        return bool(info["metrics"]["pretrained"])
+    if "init" in info:
+        return bool(info["init"])
+    return not Path(path).resolve().parent.name.endswith("scratch")
+
+
+def load_embedders(paths) -> dict:
+    """``{(name, pretrained): embed_fn}`` from model files, named by their kind."""
+    from ..embed import embed_mels, load_model
+
+    models = {}
+    for path in paths:
+        model = load_model(path)
+        name = MODEL_NAMES.get(model.kind)
+        if name is None:
+            raise PipelineError(f"{path}: a {model.kind!r} model is not an embedding model")
+        key = (name, is_pretrained(model, path))
+        if key in models:
+            raise PipelineError(f"{path}: a second {name} model (pretrained={key[1]})")
+        models[key] = partial(embed_mels, model)
+    return models
+
+
+def parse_snr_datasets(values) -> dict:
+    out = {}
+    for value in values:
+        snr, _, path = value.partition("=")
+        try:
+            out[float(snr)] = path
+        except ValueError:
+            path = ""
+        if not path:
+            raise ConfigError(f"--snr-datasets expects DB=DIR, got {value!r}")
+    return out
+
+
+def write_table(path: Path, table) -> None:
+    """``path`` (.parquet) and the same table as CSV beside it."""
+    path = Path(path).with_suffix(".parquet")
+    write_parquet(path, table)
+    write_text(path.with_suffix(".csv"), table.to_csv(index=False, float_format="%.6g"))
+
+
+def run(args) -> int:
+    params = eval_params(args)
+    models = load_embedders(args.models)
+    if args.snr_datasets:
+        table = evaluate_snr(parse_snr_datasets(args.snr_datasets), models, params=params)
+        write_table(Path(args.out), table)
+        log.info("SNR sweep written to %s", args.out)
+        return 0
+    out = Path(args.out)
+    rows = unseen_segments(args.dataset, params=params)
+    tracks = embed_models(args.dataset, models, params=params)
+    table = metrics_table(tracks, params=params, labels=track_labels(rows))
+    write_table(out / "metrics.parquet", table)
+    write_json(out / "summary.json", summary(table))
+    write_parquet(out / "track_embeddings.parquet", track_table(tracks))
+    log.info("evaluation written to %s", out)
+    return 0

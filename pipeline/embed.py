@@ -1,0 +1,211 @@
+"""Embedding any audio with a trained model, and querying an index of embedded tracks.
+
+A recording is cut into ``SEGMENT_SAMPLES`` windows: a-cappella ("mono") recordings by the
+singing-voice detection rule of the mashup stage (``pipeline.svd``), mixes at evenly spaced
+windows.  Each window becomes a 129 x 128 log-mel segment and a segment vector; a track
+vector is the mean of its (up to ``segments_per_track``) segment vectors, as in evaluation.
+
+``embed_files`` returns three tables: tracks (one row per file, the index that ``query``
+reads), segments, and skipped files (path, reason, detail), never dropping a file silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import AUDIO_EXTENSIONS, load_audio
+from .errors import AudioError, ConfigError, PipelineError
+from .model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
+from .segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from .svd import SvdParams, candidate_starts, detect_voiced_windows, spread_evenly
+
+log = logging.getLogger(__name__)
+
+TRACK_COLUMNS = ["path", "track", "singer", "domain", "n_segments", "model_id", "embedding"]
+SEGMENT_COLUMNS = ["path", "track", "singer", "domain", "segment", "start", "model_id", "embedding"]
+SKIPPED_COLUMNS = ["path", "reason", "detail"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedParams:
+    """The ``embed`` config section."""
+
+    segments_per_track: int = 20  # windows per recording (the paper's track vector: 20)
+    mix_hop_samples: int = SEGMENT_SAMPLES // 2  # step between candidate mix windows
+    batch_size: int = 64  # segments per forward pass
+
+    def __post_init__(self):
+        if self.segments_per_track < 1 or self.batch_size < 1 or self.mix_hop_samples < 1:
+            raise ConfigError("embed: segments_per_track, batch_size and "
+                              "mix_hop_samples must be >= 1")
+
+
+def network_domain(domain: str) -> str:
+    """Normalise a domain name: "mono" -> "mono"; "mix" or "mixed" -> "mix"."""
+    if domain in ("mix", "mixed"):
+        return "mix"
+    if domain == "mono":
+        return "mono"
+    raise ConfigError(f"domain {domain!r} not in ('mono', 'mixed')")
+
+
+def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedParams(),
+                  svd: SvdParams = SvdParams()) -> np.ndarray:
+    """Starts (samples) of the windows embedded for one recording ``y`` (22,050 Hz mono).
+
+    Mono: the voiced windows of ``pipeline.svd`` (at most ``segments_per_track``); mix:
+    ``segments_per_track`` windows spread evenly over every ``mix_hop_samples`` step.
+    """
+    if network_domain(domain) == "mono":
+        svd = dataclasses.replace(svd, max_windows=params.segments_per_track)
+        return detect_voiced_windows(y, params=svd).starts
+    starts = candidate_starts(len(y), params.mix_hop_samples)
+    return starts[spread_evenly(len(starts), params.segments_per_track)]
+
+
+def cut_segments(y: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Windows of ``SEGMENT_SAMPLES`` at ``starts``: float32 (n, 65536)."""
+    return np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]).astype(np.float32)
+
+
+def segment_log_mel(segments: np.ndarray) -> np.ndarray:
+    """Log-mel of segments (n, 65536) -> (n, 129, 128) float32 (frames, bands).
+
+    Uses ``pipeline.features.log_mel`` (the mashup stage's definition) when present, else the
+    same recipe here: magnitude mel (Hann 1024, hop 512, centred) then log10(1 + 10 * mel).
+    """
+    try:
+        from .features import FeatureParams, log_mel
+    except ImportError:
+        import librosa
+
+        mel = librosa.feature.melspectrogram(y=np.asarray(segments, dtype=np.float32),
+                                             sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH,
+                                             n_mels=N_MELS, power=1.0, center=True)
+        return np.log10(1.0 + 10.0 * mel).transpose(0, 2, 1).astype(np.float32)  # (n, T, F)
+    return np.asarray(log_mel(segments, params=FeatureParams()), dtype=np.float32)
+
+
+def model_id(model: EmbeddingModel) -> str:
+    """A short fingerprint of a model's weights, stored with every embedding."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def embed_recording(y: np.ndarray, *, model: EmbeddingModel, domain: str,
+                    params: EmbedParams = EmbedParams(), svd: SvdParams = SvdParams()):
+    """Segment vectors of one recording.
+
+    Returns
+    -------
+    starts : np.ndarray [shape=(n,)]  window starts (samples)
+    vectors : np.ndarray [shape=(n, 256), float32]  (n = 0 when no window qualifies)
+    """
+    starts = window_starts(y, domain=domain, params=params, svd=svd)
+    if len(starts) == 0:
+        return starts, np.zeros((0, model.config.embedding_dim), dtype=np.float32)
+    mels = segment_log_mel(cut_segments(y, starts))
+    return starts, embed_mels(model, mels, network_domain(domain), batch_size=params.batch_size)
+
+
+def audio_files(paths) -> list[Path]:
+    """Files as given, with each directory replaced by its audio files (sorted, recursive)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            out.append(p)
+    return out
+
+
+def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParams = EmbedParams(),
+                svd: SvdParams = SvdParams(), singers: dict | None = None):
+    """Embed recordings; files that cannot be used are recorded, not dropped.
+
+    Parameters
+    ----------
+    paths : list of path
+    model : EmbeddingModel
+    domain : "mono" | "mixed"
+    singers : dict or None
+        Singer label per path (as given); missing -> "".
+
+    Returns
+    -------
+    tracks, segments, skipped : pd.DataFrame
+        Columns ``TRACK_COLUMNS``, ``SEGMENT_COLUMNS``, ``SKIPPED_COLUMNS``.
+    """
+    domain = network_domain(domain)
+    singers = {str(k): v for k, v in (singers or {}).items()}
+    mid = model_id(model)
+    tracks, segments, skipped = [], [], []
+    for path in map(Path, paths):
+        try:
+            y = load_audio(path)
+        except AudioError as exc:
+            skipped.append({"path": str(path), "reason": exc.reason, "detail": exc.detail})
+            continue
+        starts, vectors = embed_recording(y, model=model, domain=domain, params=params, svd=svd)
+        if len(starts) == 0:
+            reason = "no voiced window" if domain == "mono" else "shorter than a segment"
+            skipped.append({"path": str(path), "reason": reason, "detail": f"{len(y)} samples"})
+            continue
+        base = {"path": str(path), "track": path.stem, "singer": str(singers.get(str(path), "")),
+                "domain": domain}
+        for i, (start, v) in enumerate(zip(starts, vectors)):
+            segments.append(dict(base, segment=i, start=int(start), model_id=mid, embedding=v))
+        track = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
+        tracks.append(dict(base, n_segments=len(starts), model_id=mid, embedding=track))
+    return (pd.DataFrame(tracks, columns=TRACK_COLUMNS),
+            pd.DataFrame(segments, columns=SEGMENT_COLUMNS),
+            pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+
+
+def sidecar_paths(out) -> tuple[Path, Path]:
+    """The segment and skipped tables written beside a track table ``OUT.parquet``."""
+    out = Path(out)
+    stem = out.name[:-len(".parquet")] if out.name.endswith(".parquet") else out.name
+    return out.with_name(f"{stem}.segments.parquet"), out.with_name(f"{stem}.skipped.parquet")
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def rank_index(query: np.ndarray, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rank an index's tracks, and its singers, by cosine similarity to a track vector.
+
+    A singer's model is the mean of its track vectors (the paper's singer model); tracks
+    without a singer label are ranked as tracks only.
+
+    Returns
+    -------
+    tracks : DataFrame  rank, score, singer, track, path (best first)
+    singers : DataFrame rank, score, singer, n_tracks (best first)
+    """
+    if len(index) == 0:
+        raise PipelineError("the index holds no tracks")
+    vectors = np.stack(index["embedding"].to_numpy()).astype(np.float64)
+    q = _unit(np.asarray(query, dtype=np.float64))
+    tracks = index[["singer", "track", "path"]].assign(score=_unit(vectors) @ q)
+    tracks = tracks.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    tracks.insert(0, "rank", np.arange(1, len(tracks) + 1))
+    labelled = index["singer"].astype(str) != ""
+    rows = []
+    for singer, group in index[labelled].groupby("singer", sort=True):
+        centre = np.stack(group["embedding"].to_numpy()).astype(np.float64).mean(axis=0)
+        rows.append({"singer": singer, "score": float(_unit(centre) @ q), "n_tracks": len(group)})
+    singers = pd.DataFrame(rows, columns=["singer", "score", "n_tracks"])
+    singers = singers.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    singers.insert(0, "rank", np.arange(1, len(singers) + 1))
+    return tracks[["rank", "score", "singer", "track", "path"]], singers

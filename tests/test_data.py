@@ -1,0 +1,161 @@
+"""Segment pools, triplet sampling and batch loading over a synthetic dataset version."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import data
+from pipeline.errors import PipelineError
+
+FRAMES, BANDS = 129, 128
+
+
+def write_dataset(path, rng, *, train_singers=6, test_singers=2, train_perfs=3, windows=4,
+                  mixes=2, separation=1.5):
+    """A dataset version in the mashup stage's format, with singers separable by design.
+
+    Each singer has a fixed spectral profile (a random vector over the mel bands) added to
+    every one of its a-cappella segments; a mix adds an accompaniment profile of its own and
+    noise.  Train singers get ``train_perfs`` "train" performances and one "valid" one;
+    test singers get one "test_model" and one "test_query" performance.  Mono rows repeat
+    for each ``mix_index`` (row-aligned with their mixes); rows alternate over two shards.
+    """
+    n_singers = train_singers + test_singers
+    profiles = separation * rng.standard_normal((n_singers, BANDS))
+    records, mono, mix = [], [], []
+    for s in range(n_singers):
+        subsets = (["train"] * train_perfs + ["valid"] if s < train_singers
+                   else ["test_model", "test_query"])
+        for t, subset in enumerate(subsets):
+            for w in range(windows):
+                vocal = profiles[s] + rng.standard_normal((FRAMES, BANDS))
+                for m in range(mixes):
+                    acc = rng.standard_normal(BANDS) + 0.5 * rng.standard_normal((FRAMES, BANDS))
+                    mono.append(vocal + 2.0)
+                    mix.append(0.8 * vocal + acc + 3.0)
+                    records.append({"segment_id": f"u{s:02d}-p{t}-w{w}-m{m}", "subset": subset,
+                                    "singer": f"u{s:02d}", "perf_id": f"u{s:02d}-p{t}",
+                                    "song": f"song{t}", "window_index": w, "mix_index": m,
+                                    "snr_db": 0.0})
+    index = pd.DataFrame.from_records(records)
+    index["shard"] = np.arange(len(index)) % 2
+    index["row"] = index.groupby("shard").cumcount()
+    mono, mix = np.stack(mono).astype(np.float16), np.stack(mix).astype(np.float16)
+    path.mkdir(parents=True, exist_ok=True)
+    for k in (0, 1):
+        sel = index["shard"].to_numpy() == k
+        np.save(path / f"mono-{k:06d}.npy", mono[sel])
+        np.save(path / f"mix-{k:06d}.npy", mix[sel])
+    index.to_parquet(path / "index.parquet")
+    card = {"version": "synthetic-v1",
+            "normalisation": {d: {"mean": float(a.astype(np.float64).mean()),
+                                  "std": float(a.astype(np.float64).std())}
+                              for d, a in (("mono", mono), ("mix", mix))},
+            "mel": {"sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 128}}
+    (path / "card.json").write_text(json.dumps(card))
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def dataset(tmp_path, rng):
+    return write_dataset(tmp_path / "v1", rng)
+
+
+def test_reader_returns_the_indexed_segments_in_request_order(dataset):
+    index = data.read_index(dataset)
+    reader = data.ShardReader(dataset)
+    pick = index.sample(10, random_state=1)
+    got = reader.gather("mix", pick["shard"].to_numpy(), pick["row"].to_numpy())
+    assert got.dtype == np.float32 and got.shape == (10, FRAMES, BANDS)
+    for i, (k, r) in enumerate(zip(pick["shard"], pick["row"])):
+        np.testing.assert_array_equal(got[i], np.load(dataset / f"mix-{k:06d}.npy")[r])
+
+
+def test_pools_are_singer_blocks_and_mono_keeps_each_window_once(dataset):
+    index = data.read_index(dataset)
+    singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
+    mono = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
+    mix = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
+    assert len(singers) == 6
+    assert len(mono) == 6 * 3 * 4 and len(mix) == 2 * len(mono)
+    assert len(np.unique(mono.window)) == len(mono)
+    assert np.all(np.diff(mono.singer) >= 0)
+    for s in range(len(singers)):
+        block = mix.singer[mix.offsets[s]:mix.offsets[s + 1]]
+        assert len(block) == 24 and np.all(block == s)
+
+
+def test_sampler_never_draws_a_negative_of_the_anchors_singer(dataset):
+    index = data.read_index(dataset)
+    singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
+    anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
+    targets = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
+    plan = data.plan_triplets(anchors, targets, n_items=5000, negatives=4,
+                              rng=data.epoch_rng(3, 0, 1))
+    a_singer = anchors.singer[plan.anchor]
+    assert plan.negatives.shape == (5000, 4)
+    assert not np.any(targets.singer[plan.negatives] == a_singer[:, None])
+    assert np.all(targets.singer[plan.positive] == a_singer)
+    assert not np.any(targets.window[plan.positive] == anchors.window[plan.anchor])
+    # every other singer is drawn as a negative, roughly uniformly
+    counts = np.bincount(targets.singer[plan.negatives].ravel(), minlength=6)
+    assert counts.min() > 0.8 * counts.mean()
+
+
+def test_plans_are_pure_functions_of_seed_and_epoch(dataset):
+    index = data.read_index(dataset)
+    singers = tuple(sorted(index["singer"].unique()))[:6]
+    pool = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
+    draw = lambda seed, epoch: data.plan_triplets(pool, pool, n_items=100, negatives=4,
+                                                  rng=data.epoch_rng(seed, 0, epoch))
+    a, b, c = draw(1, 2), draw(1, 2), draw(1, 3)
+    np.testing.assert_array_equal(a.negatives, b.negatives)
+    assert not np.array_equal(a.anchor, c.anchor)
+    # one pass covers every anchor exactly once
+    full = data.plan_triplets(pool, pool, n_items=None, negatives=4, rng=data.epoch_rng(0, 0, 0))
+    assert sorted(full.anchor) == list(range(len(pool)))
+
+
+def test_triplet_batches_hold_the_planned_segments(dataset):
+    index = data.read_index(dataset)
+    singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
+    anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
+    targets = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
+    plan = data.plan_triplets(anchors, targets, n_items=10, negatives=4,
+                              rng=data.epoch_rng(0, 0, 0))
+    reader = data.ShardReader(dataset)
+    batches = data.TripletBatches(reader, anchors, targets, plan, batch_size=4)
+    assert len(batches) == 3
+    a, p, n = batches[1]
+    assert a.shape == (4, FRAMES, BANDS) and n.shape == (4, 4, FRAMES, BANDS)
+    j = plan.negatives[6, 2]
+    expect = np.load(dataset / f"mix-{targets.shard[j]:06d}.npy")[targets.row[j]]
+    np.testing.assert_array_equal(n[2, 2].numpy(), expect.astype(np.float32))
+
+
+def test_missing_card_or_shard_is_an_error_naming_the_file(dataset):
+    (dataset / "card.json").unlink()
+    with pytest.raises(PipelineError, match="card.json"):
+        data.read_card(dataset)
+    with pytest.raises(PipelineError, match="mono-000007.npy"):
+        data.ShardReader(dataset).shard("mono", 7)
+
+
+def test_singers_without_target_segments_are_neither_anchors_nor_negatives(dataset):
+    index = data.read_index(dataset)
+    singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
+    anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
+    targets = data.make_pool(index[index["singer"] != "u02"], domain="mix", subsets=["train"],
+                             singers=singers)
+    plan = data.plan_triplets(anchors, targets, n_items=2000, negatives=4,
+                              rng=data.epoch_rng(0, 0, 0))
+    assert 2 not in set(anchors.singer[plan.anchor])
+    assert 2 not in set(targets.singer[plan.negatives].ravel())
+    assert not np.any(targets.singer[plan.negatives] == anchors.singer[plan.anchor][:, None])

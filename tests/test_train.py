@@ -1,0 +1,152 @@
+"""Pre-training and metric learning on a small synthetic dataset version (CPU, seeded)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipeline import train
+from pipeline.errors import ConfigError
+from pipeline.model import (EmbeddingModel, hardest_negatives, init_from_classifiers,
+                            load_model)
+from pipeline.train import TrainParams
+
+from test_data import write_dataset
+
+FAST = dict(items_per_epoch=64, batch_size=16, valid_items=48, centroid_segments=8, threads=1)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("ds") / "v1", np.random.default_rng(0),
+                         separation=0.6)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_cross_learns_separable_singers_well_above_chance(dataset, tmp_path):
+    params = TrainParams(epochs=8, **FAST)
+    metrics = train.fit(dataset, "cross", params, tmp_path / "cross")
+    log = pd.read_csv(tmp_path / "cross" / "train_log.csv")
+    assert list(log.columns) == train.LOG_COLUMNS and len(log) == metrics["epochs_run"] == 8
+    chance = 1 / 6
+    # An untrained CROSS model maps the two domains apart: about chance.
+    torch.manual_seed(0)
+    ds = train._Data(dataset)
+    untrained = EmbeddingModel("cross", normalisation=ds.card["normalisation"])
+    queries, targets = ds.pool("mono", ["valid"]), ds.pool("mix", ["train"])
+    before = train.centroid_accuracy(untrained, ds.reader, query_domain="mono",
+                                     queries=(queries, np.arange(len(queries))),
+                                     centroids=(targets, np.arange(len(targets))))
+    assert before < chance + 0.25
+    assert log["valid_acc"].max() >= chance + 0.5
+    assert log["valid_loss"].iloc[-1] < log["valid_loss"].iloc[0]
+    model = load_model(tmp_path / "cross")
+    assert model.kind == "cross" and model.info["dataset_version"] == "synthetic-v1"
+    assert model.info["metrics"]["best_epoch"] == int(log["valid_loss"].idxmin()) + 1
+
+
+def test_a_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
+    params = TrainParams(epochs=3, seed=5, **FAST)
+    train.fit(dataset, "mixed", params, tmp_path / "whole")
+
+    def kill_after_second(epoch, record):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.fit(dataset, "mixed", params, tmp_path / "resumed", on_epoch_end=kill_after_second)
+    assert not (tmp_path / "resumed" / "model.pt").exists()
+    seen = []
+    train.fit(dataset, "mixed", params, tmp_path / "resumed",
+              on_epoch_end=lambda epoch, record: seen.append(epoch))
+    assert seen == [3]  # only the missing epoch ran
+    whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key
+    a = pd.read_csv(tmp_path / "whole" / "train_log.csv")
+    b = pd.read_csv(tmp_path / "resumed" / "train_log.csv")
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
+    for name in ("model.pt", "model.json", "metrics.json"):  # byte-identical outputs
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "resumed" / name).read_bytes()
+
+
+def test_pretraining_initialises_the_embedding_networks(dataset, tmp_path):
+    params = TrainParams(pretrain_epochs=2, epochs=1, **FAST)
+    metrics = train.pretrain(dataset, "mix", params, tmp_path / "clf_mix")
+    assert metrics["kind"] == "classifier" and metrics["epochs_run"] == 2
+    clf = load_model(tmp_path / "clf_mix")
+    assert clf.info["singers"] == [f"u{s:02d}" for s in range(6)] and clf.info["domain"] == "mix"
+    model = EmbeddingModel("mixed", normalisation=clf.info["normalisation"])
+    assert init_from_classifiers(model, tmp_path / "clf_mix") == {
+        "mix": str(tmp_path / "clf_mix")}
+    for key, value in clf.networks["mix"].state_dict().items():
+        assert torch.equal(model.networks["mix"].state_dict()[key], value), key
+    with pytest.raises(ConfigError, match="pre-trained on 'mono'"):
+        init_from_classifiers(EmbeddingModel("mono", normalisation=clf.info["normalisation"]),
+                              tmp_path / "clf_mix")
+    with pytest.raises(ConfigError, match="CROSS"):
+        init_from_classifiers(EmbeddingModel("cross", normalisation=clf.info["normalisation"]),
+                              tmp_path / "clf_mix")
+    metrics = train.fit(dataset, "mixed", params, tmp_path / "mixed", init=tmp_path / "clf_mix")
+    assert metrics["pretrained"] is True
+    assert load_model(tmp_path / "mixed").info["init"] == {"mix": str(tmp_path / "clf_mix")}
+
+
+def test_hard_negatives_are_the_highest_scoring_candidates():
+    torch.manual_seed(0)
+    norm = {"mono": {"mean": 0.0, "std": 1.0}, "mix": {"mean": 0.0, "std": 1.0}}
+    model = EmbeddingModel("cross", normalisation=norm).train()
+    g = torch.Generator().manual_seed(0)
+    anchor = torch.randn(3, 129, 128, generator=g)
+    candidates = torch.randn(3, 20, 129, 128, generator=g)
+    chosen = hardest_negatives(model, anchor, candidates, 4)
+    assert chosen.shape == (3, 4, 129, 128) and model.training
+    model.eval()
+    with torch.no_grad():
+        a = model(anchor, "mono")
+        for i in range(3):
+            scores = torch.cosine_similarity(a[i:i + 1], model(candidates[i], "mix"))
+            best = set(scores.topk(4).indices.tolist())
+            picked = {j for j in range(20) for c in chosen[i] if torch.equal(c, candidates[i, j])}
+            assert picked == best
+
+
+def test_hard_negative_training_runs(dataset, tmp_path):
+    params = TrainParams(epochs=1, hard_negatives=True, hard_candidates=8, **FAST)
+    metrics = train.fit(dataset, "mono", params, tmp_path / "mono")
+    assert np.isfinite(metrics["best_valid_loss"])
+
+
+def test_bad_parameters_are_config_errors():
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainParams(batch_size=0)
+    with pytest.raises(ConfigError, match="hard_candidates"):
+        TrainParams(hard_negatives=True, hard_candidates=2)
+    with pytest.raises(ConfigError, match="kind"):
+        train.fit("nowhere", "stereo", TrainParams(), "out")
+
+
+def test_cli_pretrains_and_trains_from_the_classifier(dataset, tmp_path):
+    import json
+
+    from pipeline.cli import main
+    from pipeline.cli.train import init_argument
+
+    params = json.dumps(dict(FAST, epochs=1, pretrain_epochs=1))
+    assert main(["pretrain", "--dataset", str(dataset), "--domain", "mono",
+                 "--out", str(tmp_path / "clf"), "--params", params]) == 0
+    assert main(["train", "--dataset", str(dataset), "--kind", "mono", "--init-mono",
+                 str(tmp_path / "clf"), "--out", str(tmp_path / "mono"), "--params", params]) == 0
+    metrics = json.loads((tmp_path / "mono" / "metrics.json").read_text())
+    assert metrics["pretrained"] is True and metrics["epochs_run"] == 1
+    assert main(["train", "--dataset", str(dataset), "--kind", "mono", "--out",
+                 str(tmp_path / "x"), "--params", '{"epoch": 1}']) == 2  # unknown key
+    assert init_argument("mixed", None, "m") == {"mix": "m"}
+    assert init_argument("cross", None, None) is None
+    with pytest.raises(ConfigError, match="--init-mix and --init-mono"):
+        init_argument("cross", "a", None)
