@@ -1,0 +1,220 @@
+"""A source-filter singing voice: glottal pulses through vowel formant resonators.
+
+Source: a Rosenberg glottal-flow pulse train (derivative, so lip radiation is included) with
+the singer's open quotient, pulse asymmetry and spectral tilt, per-cycle shimmer, jitter and
+pulse-synchronous breath noise.  Pitch: the note targets with the singer's portamento,
+onset scoops and delayed vibrato.  Filter: five cascaded two-pole resonators per vowel,
+scaled by the singer's vocal-tract length and perturbed by the singer's own vowel shapes;
+the formants glide between vowels at note onsets.  Identity lives in these traits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.signal
+
+from .melody import N_VOWELS, Performance
+
+# Reference formants (Hz) and bandwidths of a long (adult male) vocal tract:
+# /a/, /e/, /i/, /o/, /u/, /ae/, /er/ (Peterson & Barney style averages).
+VOWEL_FORMANTS = np.array([
+    [730, 1090, 2440, 3400, 4200],
+    [530, 1840, 2480, 3500, 4300],
+    [270, 2290, 3010, 3600, 4400],
+    [570, 840, 2410, 3300, 4100],
+    [300, 870, 2240, 3300, 4100],
+    [660, 1720, 2410, 3400, 4300],
+    [490, 1350, 1690, 3300, 4200],
+], dtype=float)
+VOWEL_BANDWIDTHS = np.array([80.0, 90.0, 120.0, 160.0, 200.0])
+GLIDE_S = 0.05  # formant transition between vowels (s)
+GLIDE_STEPS = 3
+CONTROL_HOP = 16  # samples per pitch / loudness control point
+PULSE_TABLE = 4096  # glottal pulse table points per cycle
+
+
+@dataclasses.dataclass(frozen=True)
+class Singer:
+    """Traits of one synthetic singer (all sampled by ``draw_singer``)."""
+
+    centre_midi: float  # middle of the comfortable range (MIDI)
+    formants: np.ndarray  # (N_VOWELS, 5) Hz, this singer's vowels
+    bandwidth_scale: float
+    open_quotient: float  # share of a cycle the glottis is open
+    asymmetry: float  # share of the open phase spent opening
+    tilt: float  # one-pole low-pass coefficient on the source (0 = flat)
+    breath: float  # aspiration noise relative to the pulses
+    jitter: float  # relative f0 perturbation (sd)
+    shimmer: float  # relative per-cycle amplitude perturbation (sd)
+    vibrato_hz: float
+    vibrato_cents: float
+    vibrato_delay_s: float
+    glide_s: float  # portamento time constant
+    scoop_cents: float  # onset pitch scoop from below
+    attack_s: float
+    release_s: float
+
+
+def draw_singer(rng: np.random.Generator) -> Singer:
+    """Sample a singer: a low or high voice with its own tract, glottis and style."""
+    high = rng.random() < 0.5
+    centre = rng.uniform(59.0, 68.0) if high else rng.uniform(47.0, 56.0)
+    tract = rng.uniform(1.08, 1.22) if high else rng.uniform(0.92, 1.04)
+    idiolect = 1.0 + rng.normal(0.0, 0.06, VOWEL_FORMANTS.shape)
+    upper = rng.uniform(0.9, 1.1, 3)  # F3..F5 carry the singer's timbre across vowels
+    formants = VOWEL_FORMANTS * tract * idiolect
+    formants[:, 2:] *= upper
+    formants = np.sort(formants, axis=1)
+    formants = np.maximum(formants, np.arange(1, 6) * 200.0)
+    return Singer(
+        centre_midi=float(centre), formants=formants,
+        bandwidth_scale=float(rng.uniform(0.7, 1.6)),
+        open_quotient=float(rng.uniform(0.4, 0.8)), asymmetry=float(rng.uniform(0.55, 0.85)),
+        tilt=float(rng.uniform(0.0, 0.8)), breath=float(rng.uniform(0.01, 0.25)),
+        jitter=float(rng.uniform(0.002, 0.012)), shimmer=float(rng.uniform(0.02, 0.12)),
+        vibrato_hz=float(rng.uniform(4.5, 7.0)), vibrato_cents=float(rng.uniform(15.0, 90.0)),
+        vibrato_delay_s=float(rng.uniform(0.08, 0.4)), glide_s=float(rng.uniform(0.015, 0.07)),
+        scoop_cents=float(rng.choice([0.0, rng.uniform(40.0, 180.0)])),
+        attack_s=float(rng.uniform(0.01, 0.12)), release_s=float(rng.uniform(0.03, 0.15)),
+    )
+
+
+def sing(perf: Performance, singer: Singer, *, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Render ``perf`` with ``singer``'s voice: float32 samples of shape (n,), peak 1."""
+    n = int(round(perf.duration_s * sr))
+    # pitch and loudness are smooth: compute them at a control rate, then interpolate
+    ctrl_t = np.arange(n // CONTROL_HOP + 2) * (CONTROL_HOP / sr)
+    note_index, since_onset = _note_clock(perf, ctrl_t)
+    ctrl_sr = sr / CONTROL_HOP
+    midi = _pitch_contour(perf, singer, note_index, since_onset, ctrl_t, sr=ctrl_sr, rng=rng)
+    env = _envelope(perf, singer, note_index, since_onset, ctrl_t)
+    t = np.arange(n) / sr
+    f0 = 440.0 * 2.0 ** ((np.interp(t, ctrl_t, midi) - 69.0) / 12.0)
+    phase = np.cumsum(f0 / sr)
+    cycle = phase.astype(np.int64)
+    frac = (phase - cycle).astype(np.float32)
+    pulse, flow = _rosenberg(frac, singer.open_quotient, singer.asymmetry)
+    shimmer = 1.0 + singer.shimmer * rng.standard_normal(cycle[-1] + 1, dtype=np.float32)
+    source = scipy.signal.lfilter([1.0 - singer.tilt], [1.0, -singer.tilt], pulse * shimmer[cycle])
+    source = source.astype(np.float32) / np.float32(np.abs(source).max() + 1e-9)
+    noise = rng.standard_normal(n, dtype=np.float32)
+    noise = scipy.signal.lfilter(np.array([1.0, -0.9], np.float32), np.float32(1.0), noise)
+    source += np.float32(singer.breath) * noise * (np.float32(0.3) + flow)
+    source *= np.interp(t, ctrl_t, env).astype(np.float32)
+    y = _formant_filter(source, perf, singer, sr=sr)
+    return (y / (np.abs(y).max() + 1e-9)).astype(np.float32)
+
+
+def _note_clock(perf: Performance, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At times ``t`` (s): the sounding note's index (-1 in rests) and seconds since its onset."""
+    idx = np.searchsorted(perf.onset_s, t, side="right") - 1
+    safe = np.maximum(idx, 0)
+    idx = np.where((idx >= 0) & (t < perf.end_s[safe]), idx, -1)
+    return idx, t - perf.onset_s[safe]
+
+
+def _pitch_contour(perf, singer: Singer, note_index, since_onset, t, *, sr: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """MIDI pitch at control times ``t`` (rate ``sr``): targets with portamento, scoops,
+    vibrato, jitter and drift."""
+    n = len(t)
+    sounding = note_index >= 0
+    # hold the last pitch through rests so the glide into the next phrase starts somewhere
+    last = np.maximum.accumulate(np.where(sounding, np.arange(n), 0))
+    target = perf.midi[np.maximum(note_index, 0)][last]
+    target[: np.argmax(sounding)] = perf.midi[0]
+    a = np.exp(-1.0 / (singer.glide_s * sr))
+    midi = scipy.signal.lfilter([1.0 - a], [1.0, -a], target - target[0]) + target[0]
+    firsts = np.flatnonzero(np.r_[True, perf.phrase[1:] != perf.phrase[:-1]])
+    phrase_start = np.isin(note_index, firsts)
+    midi -= phrase_start * (singer.scoop_cents / 100.0) * np.exp(-since_onset / 0.08)
+    ramp = np.clip((since_onset - singer.vibrato_delay_s) / 0.25, 0.0, 1.0)
+    rate = singer.vibrato_hz * (1.0 + 0.05 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6.3)))
+    midi += ramp * (singer.vibrato_cents / 100.0) * np.sin(2 * np.pi * np.cumsum(rate) / sr)
+    midi += 12.0 * np.log2(1.0 + singer.jitter * _smooth_noise(n, sr, 0.002, rng))
+    midi += 0.15 * _smooth_noise(n, sr, 0.5, rng)  # intonation drift (semitones)
+    return midi
+
+
+def _smooth_noise(n: int, sr: int, tau_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance Gaussian noise low-passed with time constant ``tau_s``."""
+    a = np.exp(-1.0 / (tau_s * sr))
+    x = scipy.signal.lfilter([1.0], [1.0, -a], rng.standard_normal(n))
+    return x * np.sqrt(1.0 - a * a)
+
+
+def _rosenberg(frac: np.ndarray, open_quotient: float, asymmetry: float):
+    """Rosenberg glottal flow derivative and flow at cycle phase ``frac`` in [0, 1).
+
+    Returns (derivative with peak closing slope 1, flow in [0, 1]), float32 of frac's shape,
+    looked up in a table of ``PULSE_TABLE`` points per cycle.
+    """
+    phase = (np.arange(PULSE_TABLE) + 0.5) / PULSE_TABLE
+    tp = open_quotient * asymmetry
+    tn = open_quotient - tp
+    opening = phase < tp
+    closing = (phase >= tp) & (phase < open_quotient)
+    x_open = np.pi * phase / tp
+    x_close = 0.5 * np.pi * (phase - tp) / tn
+    flow = np.where(opening, 0.5 * (1 - np.cos(x_open)), np.where(closing, np.cos(x_close), 0.0))
+    deriv = np.where(opening, 0.5 * np.pi / tp * np.sin(x_open),
+                     np.where(closing, -0.5 * np.pi / tn * np.sin(x_close), 0.0))
+    deriv /= 0.5 * np.pi / tn
+    index = np.minimum((frac * PULSE_TABLE).astype(np.int32), PULSE_TABLE - 1)
+    return deriv.astype(np.float32)[index], flow.astype(np.float32)[index]
+
+
+def _envelope(perf: Performance, singer: Singer, note_index, since_onset, t) -> np.ndarray:
+    """Amplitude at control times ``t``: phrase attack and release, syllable dips, swells."""
+    env = np.zeros(len(t))
+    for p in np.unique(perf.phrase):
+        notes = np.flatnonzero(perf.phrase == p)
+        start, end = perf.onset_s[notes[0]], perf.end_s[notes[-1]]
+        inside = (t >= start) & (t < end)
+        u = t[inside] - start
+        env[inside] = (1.0 - np.exp(-u / singer.attack_s)) * (
+            1.0 + 0.25 * np.sin(np.pi * u / (end - start)))
+        tail = (t >= end) & (t < end + 5 * singer.release_s)
+        env[tail] = np.exp(-(t[tail] - end) / singer.release_s) * (1.0 - np.exp(
+            -(end - start) / singer.attack_s))
+    dip = 1.0 - 0.5 * np.exp(-since_onset / 0.03) * (note_index >= 0)
+    return env * dip
+
+
+def _formant_filter(source: np.ndarray, perf: Performance, singer: Singer, *,
+                    sr: int) -> np.ndarray:
+    """Filter ``source`` through the vowel of each note, gliding formants at note onsets."""
+    n = len(source)
+    bounds, formants = [0], [singer.formants[perf.vowel[0]]]
+    for i in range(1, len(perf.onset_s)):
+        prev, cur = singer.formants[perf.vowel[i - 1]], singer.formants[perf.vowel[i]]
+        start = int(round(perf.onset_s[i] * sr))
+        for k in range(GLIDE_STEPS):
+            w = (k + 1) / GLIDE_STEPS
+            bounds.append(start + int(k * GLIDE_S * sr / GLIDE_STEPS))
+            formants.append((1 - w) * prev + w * cur)
+    bounds.append(n)
+    bw = VOWEL_BANDWIDTHS * singer.bandwidth_scale
+    zi = np.zeros((5, 2))
+    out = np.empty(n, dtype=np.float32)
+    for (a, b), f in zip(zip(bounds[:-1], bounds[1:]), formants):
+        if b <= a:
+            continue
+        out[a:b], zi = scipy.signal.sosfilt(_resonators(f, bw, sr), source[a:b], zi=zi)
+    return out
+
+
+def _resonators(freqs: np.ndarray, bandwidths: np.ndarray, sr: int) -> np.ndarray:
+    """Second-order sections of cascaded two-pole resonators with unit gain at 0 Hz."""
+    freqs = np.minimum(freqs, 0.45 * sr)
+    r = np.exp(-np.pi * bandwidths / sr)
+    c = 2 * r * np.cos(2 * np.pi * freqs / sr)
+    sos = np.zeros((len(freqs), 6))
+    sos[:, 0] = 1 - c + r * r
+    sos[:, 3] = 1.0
+    sos[:, 4] = -c
+    sos[:, 5] = r * r
+    return sos
+
