@@ -6,9 +6,7 @@ rule analyze_vocals:
         skipped=f"{ANALYSIS}/vocals/{{shard}}.skipped.parquet",
     params:
         prefix=lambda wc: f"{ANALYSIS}/vocals/{wc.shard}",
-        svd=as_json(config["svd"]),
-        key=as_json(config["key"]),
-        tempo=as_json(config["tempo"]),
+        analysis=as_json({k: config[k] for k in ("svd", "key", "tempo")}),
     log:
         f"{R}/logs/analyze_vocals/{{shard}}.log",
     threads: 1
@@ -19,8 +17,7 @@ rule analyze_vocals:
         "../environment.yml"
     shell:
         "python -m pipeline analyze-vocals --manifest {input.manifest} --shard {wildcards.shard} "
-        "--out-prefix {params.prefix} --svd {params.svd:q} --key {params.key:q} "
-        "--tempo {params.tempo:q} > {log} 2>&1"
+        "--out-prefix {params.prefix} --params {params.analysis:q} > {log} 2>&1"
 
 
 rule analyze_accompaniments:
@@ -33,8 +30,7 @@ rule analyze_accompaniments:
         skipped=f"{ANALYSIS}/accompaniments/{{shard}}.skipped.parquet",
     params:
         prefix=lambda wc: f"{ANALYSIS}/accompaniments/{wc.shard}",
-        key=as_json(config["key"]),
-        tempo=as_json(config["tempo"]),
+        analysis=as_json({k: config[k] for k in ("key", "tempo")}),
     log:
         f"{R}/logs/analyze_accompaniments/{{shard}}.log",
     threads: 1
@@ -45,5 +41,4 @@ rule analyze_accompaniments:
         "../environment.yml"
     shell:
         "python -m pipeline analyze-accompaniments --manifest {input.manifest} "
-        "--shard {wildcards.shard} --out-prefix {params.prefix} --key {params.key:q} "
-        "--tempo {params.tempo:q} > {log} 2>&1"
+        "--shard {wildcards.shard} --out-prefix {params.prefix} --params {params.analysis:q} > {log} 2>&1"

@@ -1,0 +1,274 @@
+"""Per-file analysis and the per-shard drivers of the analysis stage.
+
+A vocal gets voiced windows (``svd``), a key per window and a tempo (table or estimate); an
+accompaniment gets tempo and beats, and a key per segment starting at each beat.  Each file
+is decoded once and its RMS, STFT and chroma computed once; windows and segments slice
+frames.  A file that cannot be used is recorded in the shard's skipped table with a reason
+and the shard goes on.  Output columns are those of docs/tables.md ("Analysis").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from . import audio
+from .beats import TempoParams, track_beats, vocal_tempo
+from .errors import AudioError
+from .keys import KeyParams, compute_chroma, segment_keys, track_key
+from .segment import SEGMENT_SAMPLES
+from .svd import SvdParams, detect_voiced_windows, frame_rms
+
+log = logging.getLogger(__name__)
+
+SILENCE_RMS = 1e-3  # an accompaniment whose loudest frame RMS is below this is silent
+STAGE = "analysis"
+
+WINDOW_COLUMNS = {"perf_id": "str", "singer": "str", "song": "str", "start": "int64",
+                  "voiced_ratio": "float64", "rms": "float64", "key": "int64",
+                  "key_strength": "float64", "track_key": "int64", "tempo_bpm": "float64",
+                  "tempo_source": "str", "tempo_confidence": "float64"}
+SEGMENT_COLUMNS = {"track_id": "str", "beat_index": "int64", "start": "int64", "key": "int64",
+                   "key_strength": "float64", "track_key": "int64", "tempo_bpm": "float64"}
+TRACK_COLUMNS = {"track_id": "str", "tempo_bpm": "float64", "tempo_confidence": "float64",
+                 "beat_samples": "object", "track_key": "int64", "audio_offset": "int64",
+                 "audio_length": "int64"}
+SKIPPED_COLUMNS = {"corpus": "str", "path": "str", "id": "str", "stage": "str",
+                   "reason": "str", "detail": "str"}
+
+
+@dataclasses.dataclass(frozen=True)
+class VocalAnalysis:
+    """One vocal: kept windows (arrays of shape (n,)), the track key and the tempo."""
+
+    n_samples: int
+    starts: np.ndarray  # samples
+    voiced_ratio: np.ndarray
+    rms: np.ndarray
+    key: np.ndarray
+    key_strength: np.ndarray
+    track_key: int
+    voiced_rate: float  # share of voiced frames in the whole recording
+    tempo_bpm: float
+    tempo_source: str
+    tempo_confidence: float
+    beat_samples: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class AccompanimentAnalysis:
+    """One accompaniment: tempo, beats, and a key per segment starting at a beat."""
+
+    n_samples: int
+    tempo_bpm: float
+    tempo_confidence: float
+    beat_samples: np.ndarray
+    beat_index: np.ndarray  # index into beat_samples of each segment
+    starts: np.ndarray  # samples
+    key: np.ndarray
+    key_strength: np.ndarray
+    track_key: int
+
+
+def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
+                  tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
+                  path="<array>") -> VocalAnalysis:
+    """Voiced windows, their keys and the tempo of one a-cappella recording.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
+    svd, key, tempo : stage parameters (keys use ``key.for_vocals()``: the vocal chroma and
+        context)
+    table_bpm : float  the tempo-table entry (NaN if none)
+    path : str  named in errors
+
+    Raises
+    ------
+    AudioError
+        reason "too short", "silent" or "no voiced window".
+    """
+    if len(y) < SEGMENT_SAMPLES:
+        raise AudioError(path, "too short", f"{len(y)} samples < {SEGMENT_SAMPLES}")
+    rms = frame_rms(y)
+    if rms.max() < svd.floor:
+        raise AudioError(path, "silent", f"max frame RMS {rms.max():.2g} < {svd.floor:g}")
+    windows = detect_voiced_windows(params=svd, rms=rms, n_samples=len(y))
+    if len(windows.starts) == 0:
+        raise AudioError(path, "no voiced window",
+                         f"voiced frames {windows.voiced.mean():.0%} at threshold "
+                         f"{windows.threshold:.3g}")
+    key = key.for_vocals()
+    chroma = compute_chroma(y, params=key)
+    weights = windows.voiced.astype(np.float64)
+    keys, strengths = segment_keys(chroma, windows.starts, params=key, weights=weights)
+    whole_key, _ = track_key(chroma, params=key, weights=weights)
+    beats = vocal_tempo(y, table_bpm=table_bpm, params=tempo)
+    return VocalAnalysis(
+        n_samples=len(y), starts=windows.starts, voiced_ratio=windows.voiced_ratio,
+        rms=windows.rms, key=keys, key_strength=strengths, track_key=whole_key,
+        voiced_rate=float(windows.voiced.mean()), tempo_bpm=beats.tempo_bpm,
+        tempo_source=beats.source, tempo_confidence=beats.confidence,
+        beat_samples=beats.beat_samples)
+
+
+def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
+                          tempo: TempoParams = TempoParams(), silence_rms: float = SILENCE_RMS,
+                          path="<array>") -> AccompanimentAnalysis:
+    """Tempo, beats and per-beat segment keys of one accompaniment.
+
+    Segments start at each beat; a segment that would run past the end is dropped.
+
+    Raises
+    ------
+    AudioError
+        reason "too short", "silent" or "no beats".
+    """
+    if len(y) < SEGMENT_SAMPLES:
+        raise AudioError(path, "too short", f"{len(y)} samples < {SEGMENT_SAMPLES}")
+    peak_rms = frame_rms(y).max()
+    if peak_rms < silence_rms:
+        raise AudioError(path, "silent", f"max frame RMS {peak_rms:.2g} < {silence_rms:g}")
+    beats = track_beats(y, params=tempo)
+    beat_index = np.flatnonzero(beats.beat_samples + SEGMENT_SAMPLES <= len(y))
+    if not np.isfinite(beats.tempo_bpm) or len(beat_index) == 0:
+        raise AudioError(path, "no beats")
+    starts = beats.beat_samples[beat_index]
+    chroma = compute_chroma(y, params=key)
+    keys, strengths = segment_keys(chroma, starts, params=key)
+    whole_key, _ = track_key(chroma, params=key)
+    return AccompanimentAnalysis(
+        n_samples=len(y), tempo_bpm=beats.tempo_bpm, tempo_confidence=beats.confidence,
+        beat_samples=beats.beat_samples, beat_index=beat_index, starts=starts, key=keys,
+        key_strength=strengths, track_key=whole_key)
+
+
+def load_accompaniment(row) -> np.ndarray:
+    """Decode one accompaniment manifest row (drums + bass + other) to mono 22,050 Hz."""
+    from .sources import load_accompaniment as load
+
+    return load(row)
+
+
+def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),
+                        key: KeyParams = KeyParams(), tempo: TempoParams = TempoParams()
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analyse the vocals of one manifest shard.
+
+    Parameters
+    ----------
+    manifest : DataFrame  rows of manifests/vocals.parquet (id, path, singer, song, tempo_bpm)
+
+    Returns
+    -------
+    windows : DataFrame  columns ``WINDOW_COLUMNS``, one row per kept window
+    skipped : DataFrame  columns ``SKIPPED_COLUMNS``
+    """
+    rows, skipped = [], []
+    for rec in tqdm(manifest.to_dict("records"), desc="vocals", unit="file",
+                    disable=None, leave=False):
+        try:
+            y = audio.load_audio(rec["path"])
+            table_bpm = rec.get("tempo_bpm", math.nan)
+            res = analyze_vocal(y, svd=svd, key=key, tempo=tempo,
+                                table_bpm=math.nan if table_bpm is None else table_bpm,
+                                path=rec["path"])
+        except AudioError as exc:
+            skipped.append(_skip_row("vocals", rec, exc))
+            continue
+        for i in range(len(res.starts)):
+            rows.append({"perf_id": rec["id"], "singer": rec["singer"], "song": rec["song"],
+                         "start": res.starts[i], "voiced_ratio": res.voiced_ratio[i],
+                         "rms": res.rms[i], "key": res.key[i],
+                         "key_strength": res.key_strength[i], "track_key": res.track_key,
+                         "tempo_bpm": res.tempo_bpm, "tempo_source": res.tempo_source,
+                         "tempo_confidence": res.tempo_confidence})
+    log.info("vocal shard: %d files, %d windows, %d skipped", len(manifest), len(rows),
+             len(skipped))
+    return _frame(rows, WINDOW_COLUMNS), _frame(skipped, SKIPPED_COLUMNS)
+
+
+def analyze_accompaniment_shard(manifest: pd.DataFrame, key: KeyParams = KeyParams(),
+                                tempo: TempoParams = TempoParams()
+                                ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Analyse the accompaniments of one manifest shard.
+
+    Parameters
+    ----------
+    manifest : DataFrame  rows of manifests/accompaniments.parquet (id, path, format)
+
+    Returns
+    -------
+    segments : DataFrame  columns ``SEGMENT_COLUMNS``, one row per segment (at a beat)
+    tracks : DataFrame  columns ``TRACK_COLUMNS``, one row per analysed track
+    audio : np.ndarray [shape=(total_samples,), float32]
+        The analysed tracks' audio concatenated; track ``i`` is
+        ``audio[audio_offset : audio_offset + audio_length]``.
+    skipped : DataFrame  columns ``SKIPPED_COLUMNS``
+    """
+    segments, tracks, skipped, parts = [], [], [], []
+    offset = 0
+    for rec in tqdm(manifest.to_dict("records"), desc="accompaniments", unit="track",
+                    disable=None, leave=False):
+        try:
+            y = load_accompaniment(rec)
+            res = analyze_accompaniment(y, key=key, tempo=tempo, path=rec["path"])
+        except AudioError as exc:
+            skipped.append(_skip_row("accompaniments", rec, exc))
+            continue
+        for i, b in enumerate(res.beat_index):
+            segments.append({"track_id": rec["id"], "beat_index": b, "start": res.starts[i],
+                             "key": res.key[i], "key_strength": res.key_strength[i],
+                             "track_key": res.track_key, "tempo_bpm": res.tempo_bpm})
+        tracks.append({"track_id": rec["id"], "tempo_bpm": res.tempo_bpm,
+                       "tempo_confidence": res.tempo_confidence,
+                       "beat_samples": res.beat_samples.astype(np.int64),
+                       "track_key": res.track_key, "audio_offset": offset,
+                       "audio_length": len(y)})
+        parts.append(np.asarray(y, dtype=np.float32))
+        offset += len(y)
+    cache = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    log.info("accompaniment shard: %d tracks, %d segments, %d skipped", len(manifest),
+             len(segments), len(skipped))
+    return (_frame(segments, SEGMENT_COLUMNS), _frame(tracks, TRACK_COLUMNS), cache,
+            _frame(skipped, SKIPPED_COLUMNS))
+
+
+def _skip_row(corpus: str, rec: dict, exc: AudioError) -> dict:
+    log.warning("skipped %s", exc)
+    return {"corpus": corpus, "path": str(rec["path"]), "id": str(rec["id"]), "stage": STAGE,
+            "reason": exc.reason, "detail": exc.detail}
+
+
+def _frame(rows: list[dict], columns: dict) -> pd.DataFrame:
+    """A DataFrame with exactly ``columns`` in order and dtype, also when ``rows`` is empty."""
+    df = pd.DataFrame(rows, columns=list(columns))
+    for name, dtype in columns.items():
+        if dtype != "object":
+            df[name] = df[name].astype(dtype)
+    return df
+
+
+PARAM_SECTIONS = {"svd": SvdParams, "key": KeyParams, "tempo": TempoParams}
+
+
+def analysis_params(values: dict) -> tuple[SvdParams, KeyParams, TempoParams]:
+    """Build the stage parameters from ``{"svd": {...}, "key": {...}, "tempo": {...}}``.
+
+    Missing sections take their defaults; an unknown section or key raises ConfigError.
+    """
+    from .cli._common import params_from
+    from .errors import ConfigError
+
+    unknown = sorted(set(values) - set(PARAM_SECTIONS))
+    if unknown:
+        raise ConfigError(f"--params: unknown section(s) {unknown}; expected some of "
+                          f"{sorted(PARAM_SECTIONS)}")
+    svd, key, tempo = (params_from(cls, dict(values.get(name) or {}), name)
+                       for name, cls in PARAM_SECTIONS.items())
+    return svd, key, tempo

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.keys import (KeyParams, compute_chroma, context_bounds, estimate_key,
+                           key_profile_scores, key_profiles, segment_keys, track_key)
+from pipeline.music import key_index
+from pipeline.segment import SAMPLE_RATE as SR
+from pipeline.segment import SEGMENT_SAMPLES
+from synth_signals import cadence
+
+
+def test_profile_scores_identify_every_key_from_its_own_profile():
+    profiles = key_profiles()
+    scores = key_profile_scores(profiles.T)  # (24, 24)
+    assert scores.shape == (24, 24)
+    np.testing.assert_array_equal(np.argmax(scores, axis=0), np.arange(24))
+    np.testing.assert_allclose(np.diag(scores), 1.0)
+    key, strength = estimate_key(profiles[key_index("C# minor")])
+    assert key == 13 and strength == pytest.approx(1.0)
+
+
+def test_profile_scores_flat_chroma_is_zero():
+    assert key_profile_scores(np.ones(12)).shape == (24,)
+    np.testing.assert_allclose(key_profile_scores(np.ones(12)), 0.0)
+
+
+def test_c_major_triad_chroma_scores_c_major_first():
+    chroma = np.zeros(12)
+    chroma[[0, 4, 7]] = 1.0
+    assert estimate_key(chroma)[0] == 0
+
+
+SHARP = {"n_fft": 2048, "power": 1.0}  # chroma_stft settings that resolve low notes
+
+
+@pytest.mark.parametrize("name", ["D major", "E minor", "A# minor", "F# major"])
+@pytest.mark.parametrize("chroma", [{"chroma": "cqt"}, {"chroma": "stft", **SHARP}])
+def test_cadences_give_their_key(name, chroma):
+    k = key_index(name)
+    y = cadence(k)
+    params = KeyParams(context="segment", **chroma)
+    c = compute_chroma(y, params=params)
+    assert track_key(c, params=params)[0] == k
+    keys, strength = segment_keys(c, np.array([0]), params=params)
+    assert keys[0] == k and 0.5 < strength[0] <= 1.0
+
+
+def test_essentia_krumhansl_profile_matches():
+    k = key_index("E minor")
+    params = KeyParams(method="essentia", essentia_profile="krumhansl")
+    c = compute_chroma(cadence(k), params=params)
+    assert track_key(c, params=params)[0] == k
+
+
+def test_context_bounds_hand_computed():
+    starts = np.array([0, 10 * 512])
+    lo, hi = context_bounds(starts, 1000, 512, params=KeyParams(context="segment"))
+    np.testing.assert_array_equal(lo, [0, 10])
+    np.testing.assert_array_equal(hi, [129, 139])
+    lo, hi = context_bounds(starts, 1000, 512, params=KeyParams(context="track"))
+    np.testing.assert_array_equal(lo, [0, 0]) and np.testing.assert_array_equal(hi, [1000, 1000])
+    lo, hi = context_bounds(np.array([SR * 20]), 5000, 512,
+                            params=KeyParams(context="window", window_seconds=10.0))
+    centre = (SR * 20 + SEGMENT_SAMPLES // 2) / 512
+    assert lo[0] == round(centre - SR * 5 / 512) and hi[0] == round(centre + SR * 5 / 512) + 1
+
+
+def test_segment_context_follows_a_key_change_track_does_not():
+    a, b = key_index("C major"), key_index("F# major")
+    y = np.concatenate([cadence(a, repeats=3), cadence(b, repeats=3)])
+    starts = np.array([0, len(y) - SEGMENT_SAMPLES])
+    seg = KeyParams(context="segment", **SHARP)
+    c = compute_chroma(y, params=seg)
+    np.testing.assert_array_equal(segment_keys(c, starts, params=seg)[0], [a, b])
+    whole = KeyParams(context="track", **SHARP)
+    keys = segment_keys(c, starts, params=whole)[0]
+    assert keys[0] == keys[1]
+
+
+def test_weights_exclude_frames():
+    a, b = key_index("C major"), key_index("F# major")
+    y = np.concatenate([cadence(a, repeats=3), cadence(b, repeats=3)])
+    params = KeyParams(context="track", **SHARP)
+    c = compute_chroma(y, params=params)
+    weights = np.zeros(c.frames.shape[1])
+    weights[: c.frames.shape[1] // 2 - 20] = 1.0
+    assert track_key(c, params=params, weights=weights)[0] == a
+
+
+@pytest.mark.parametrize("bad", [{"method": "x"}, {"chroma": "mel"}, {"context": "bar"},
+                                 {"window_seconds": 0}, {"n_fft": 1000}, {"power": 0}])
+def test_params_validation(bad):
+    with pytest.raises(ConfigError, match="key."):
+        KeyParams(**bad)
+
+
+def test_pitch_chroma_finds_a_minor_melody_of_harmonic_rich_tones():
+    from pipeline.keys import pitch_chroma, spectrogram, PITCH_N_FFT
+    from pipeline.music import scale_pitch_classes
+    from synth_signals import note
+
+    k = key_index("A minor")
+    pcs = scale_pitch_classes(k)
+    tune = [0, 2, 4, 2, 0, 4, 6, 5, 4, 0, 1, 0]  # scale degrees, tonic-heavy
+    y = np.concatenate([note(57 + (pcs[d] - 9) % 12, 0.4, 0.2, harmonics=12)
+                        for d in tune * 2])
+    chroma = pitch_chroma(spectrogram(y, n_fft=PITCH_N_FFT, power=1.0), n_fft=PITCH_N_FFT)
+    assert set(np.flatnonzero(chroma.sum(axis=1))) <= set(pcs)
+    params = KeyParams(chroma="pitch", context="track")
+    c = compute_chroma(y, params=params)
+    np.testing.assert_array_equal(c.frames, chroma)
+    assert track_key(c, params=params)[0] == k
