@@ -26,7 +26,7 @@ class AccompanimentSource:
     """The ``sources.accompaniments`` config section."""
 
     type: str = "demo"
-    root: str = ""
+    root: str = "results/demo"
     splits: tuple = ("train", "test")
 
 

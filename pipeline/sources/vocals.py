@@ -36,7 +36,7 @@ class VocalSource:
     """The ``sources.vocals`` config section."""
 
     type: str = "demo"
-    root: str = ""
+    root: str = "results/demo"
     metadata: str = ""  # DAMP: metadata CSV (relative to root unless absolute)
     tempo_table: str = ""  # optional CSV: performance id, tempo (BPM)
     columns: dict = dataclasses.field(default_factory=lambda: {
