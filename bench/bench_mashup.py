@@ -1,0 +1,212 @@
+"""Speed of the mashup stage: mixing + log-mel per core, peak memory, shard reading.
+
+Single thread (BLAS threads pinned to 1).  Per pair the mix job aligns the vocal window to
+its nearest onset, mixes (RMS balance, level, peak limit) and computes two log-mels (mono
+and mix); x-realtime = segment audio seconds / CPU seconds, median of --repeats.  Shard
+reading: a memmap loader (``np.load(mmap_mode="r")``) gathering random sorted batches from
+float16 shards already in the page cache, in GB/s.  Join throughput on random tables.
+With --dataset/--truth: the built mixes checked against the demo corpus's ground truth.
+
+    python bench/bench_mashup.py [--pairs 256] [--repeats 5] [--shard-rows 4000]
+        [--dataset results/datasets/<version> --truth results/demo/truth]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.features import FeatureParams, log_mel  # noqa: E402
+from pipeline.mixing import beat_aligned_offset, mix_pair  # noqa: E402
+from pipeline.segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES  # noqa: E402
+
+
+def _median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()  # CPU seconds: fair on a shared machine
+        fn()
+        times.append(time.process_time() - t0)
+    return float(np.median(times))
+
+
+def bench_mixing(n, repeats, rng, perf_seconds=180.0, windows_per_perf=10):
+    """Pairs from performances of ``perf_seconds`` with ``windows_per_perf`` windows each."""
+    perf_len = int(perf_seconds * SAMPLE_RATE)
+    n_perfs = -(-n // windows_per_perf)
+    perfs = [(0.1 * rng.standard_normal(perf_len)).astype(np.float32) for _ in range(n_perfs)]
+    acc = (0.2 * rng.standard_normal((n, SEGMENT_SAMPLES))).astype(np.float32)
+    step = (perf_len - SEGMENT_SAMPLES - SAMPLE_RATE) // windows_per_perf
+    starts = [(i // windows_per_perf, SAMPLE_RATE // 2 + (i % windows_per_perf) * step) for i in range(n)]
+    params = FeatureParams()
+    seconds = n * SEGMENT_SAMPLES / SAMPLE_RATE
+
+    def align(context_beats=16):
+        return [(p, beat_aligned_offset(perfs[p], start=s, tempo_bpm=120.0,
+                                        context_beats=context_beats)) for p, s in starts]
+
+    def mix_only(at=starts):
+        return [mix_pair(perfs[p][s:s + SEGMENT_SAMPLES], acc[i]).mix for i, (p, s) in enumerate(at)]
+
+    mixes = np.stack(mix_only())
+    vocals = np.stack([perfs[p][s:s + SEGMENT_SAMPLES] for p, s in starts])
+
+    def mels():
+        log_mel(vocals, params=params)
+        log_mel(mixes, params=params)
+
+    def whole():
+        at = align()
+        m = np.stack(mix_only(at))
+        log_mel(np.stack([perfs[p][s:s + SEGMENT_SAMPLES] for p, s in at]), params=params)
+        log_mel(m, params=params)
+
+    rows = {}
+    for name, fn in (("beat alignment, context 16 beats", align),
+                     ("beat alignment, context 4 beats", lambda: align(4)), ("mix (balance+level)", mix_only),
+                     ("log-mel x2 (mono+mix)", mels),
+                     ("mix + log-mel x2", lambda: (mix_only(), mels())),
+                     ("whole pair (align+mix+2 mels)", whole)):
+        t = _median_time(fn, repeats)
+        rows[name] = (n / t, seconds / t)
+    for name, (per_s, xrt) in rows.items():
+        print(f"  {name:34s} {per_s:8.0f} pairs/s/core  {xrt:8.0f} x realtime")
+
+
+def bench_join(n_windows, rng, n_segments=60000, n_tracks=150):
+    """Join throughput on random tables of musdb-like size (tolerance 2 BPM, relative keys)."""
+    import pandas as pd
+
+    from pipeline.join import join_windows
+
+    perf = rng.integers(0, n_windows // 10, n_windows)
+    windows = pd.DataFrame({"perf_id": [f"p{p:06d}" for p in perf], "singer": [f"s{p // 10}" for p in perf],
+                            "song": "x", "start": rng.integers(0, 10**7, n_windows),
+                            "key": rng.integers(0, 24, n_windows),
+                            "tempo_bpm": rng.uniform(70, 160, n_windows)})
+    windows = windows.drop_duplicates(["perf_id", "start"])
+    track = rng.integers(0, n_tracks, n_segments)
+    segments = pd.DataFrame({"track_id": [f"t{t}" for t in track], "beat_index": np.arange(n_segments),
+                             "start": rng.integers(0, 4 * 10**6, n_segments),
+                             "key": rng.integers(0, 24, n_segments),
+                             "tempo_bpm": rng.uniform(70, 160, n_tracks)[track]})
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(n_tracks)], "audio_length": 5 * 10**6})
+    split = pd.DataFrame({"id": windows["perf_id"].unique(), "subset": "train"})
+    t0 = time.process_time()
+    res = join_windows(windows, segments, tracks, split, seed=1, tolerance_bpm=2, relative_keys=True,
+                       mixes_per_window=2, max_segment_uses=20)
+    t = time.process_time() - t0
+    print(f"  {len(windows)} windows x {n_segments} segments: {t:.1f} s CPU, "
+          f"{len(windows) / t:.0f} windows/s, {len(res.pairs)} pairs")
+
+
+def bench_reading(rows, repeats, rng, batch=32):
+    tmp = Path(tempfile.mkdtemp(prefix="bench_shards_"))
+    try:
+        n_shards = 2
+        for k in range(n_shards):
+            data = rng.standard_normal((rows, SEGMENT_FRAMES, N_MELS)).astype(np.float16)
+            np.save(tmp / f"mix-{k:06d}.npy", data)
+            del data
+        maps = [np.load(tmp / f"mix-{k:06d}.npy", mmap_mode="r") for k in range(n_shards)]
+        for m in maps:  # into the page cache
+            np.asarray(m).sum(dtype=np.float32)
+        row_bytes = SEGMENT_FRAMES * N_MELS * 2
+        n_batches = 2 * rows // batch
+
+        def sequential():
+            for m in maps:
+                for i in range(0, rows, 256):
+                    np.array(m[i:i + 256])
+
+        def sequential_f32():
+            for m in maps:
+                for i in range(0, rows, 256):
+                    np.array(m[i:i + 256], dtype=np.float32)
+
+        def random_batches():
+            for _ in range(n_batches):
+                k = int(rng.integers(n_shards))
+                r = np.sort(rng.choice(rows, batch, replace=False))
+                np.asarray(maps[k][r], dtype=np.float32)  # as the training reader does
+
+        t_seq = _median_time(sequential, repeats)
+        t_f32 = _median_time(sequential_f32, repeats)
+        t_rand = _median_time(random_batches, repeats)
+        print(f"  sequential memmap read (float16)  {n_shards * rows * row_bytes / t_seq / 1e9:6.2f} GB/s")
+        print(f"  sequential read + cast to float32 {n_shards * rows * row_bytes / t_f32 / 1e9:6.2f} GB/s")
+        rate = n_batches * batch * row_bytes / t_rand / 1e9
+        print(f"  random batches of {batch} -> float32  {rate:6.2f} GB/s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_against_truth(dataset, truth):
+    """Share of mixes whose vocal and accompaniment truly share key and whole-BPM tempo, and
+    how close the aligned vocal starts are to true vocal beats (demo corpus only)."""
+    import pandas as pd
+
+    from pipeline.music import key_index
+
+    index = pd.read_parquet(Path(dataset) / "index.parquet")
+    pairs = pd.read_parquet(Path(dataset) / "pairs.parquet").set_index("segment_id")
+    vocals = pd.read_parquet(Path(truth) / "vocals.parquet").set_index("perf_key")
+    accs = pd.read_parquet(Path(truth) / "accompaniments.parquet").set_index("track")
+    key_ok = tempo_ok = 0
+    aligned, analysed = [], []
+    for r in index.itertuples():
+        v, a = vocals.loc[r.perf_id], accs.loc[r.acc_track.split("/")[-1]]
+        i = max(int(np.searchsorted(a.key_change_s, r.acc_start / SAMPLE_RATE, side="right")) - 1, 0)
+        key_ok += key_index(a.key_names[i]) == key_index(v.key)
+        tempo_ok += round(a.tempo_bpm) == round(v.tempo_bpm)
+        beats = np.asarray(v.beat_times_s) * SAMPLE_RATE
+        aligned.append(np.min(np.abs(beats - r.vocal_start)) / SAMPLE_RATE * 1000)
+        analysed.append(np.min(np.abs(beats - pairs.loc[r.segment_id, "vocal_start"])) / SAMPLE_RATE * 1000)
+    n = len(index)
+    aligned, analysed = np.array(aligned), np.array(analysed)
+    print(f"  {n} mixes: true key equal {key_ok / n:.2f}, true tempo equal (whole BPM) {tempo_ok / n:.2f}")
+    print(f"  vocal start to nearest true beat: aligned median {np.median(aligned):.0f} ms "
+          f"(within 50 ms: {np.mean(aligned < 50):.2f}); analysed start median "
+          f"{np.median(analysed):.0f} ms (within 50 ms: {np.mean(analysed < 50):.2f})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--shard-rows", type=int, default=4000)
+    parser.add_argument("--join-windows", type=int, default=50000)
+    parser.add_argument("--dataset", help="a dataset directory built from the demo corpus")
+    parser.add_argument("--truth", help="the demo corpus truth/ directory (with --dataset)")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"mixing + log-mel, {args.pairs} pairs of {SEGMENT_SAMPLES} samples, 1 thread, "
+          f"median of {args.repeats}:")
+    bench_mixing(args.pairs, args.repeats, rng)
+    print("join:")
+    bench_join(args.join_windows, rng)
+    print(f"shard reading, 2 shards x {args.shard_rows} rows float16 (page cache):")
+    bench_reading(args.shard_rows, args.repeats, rng)
+    if args.dataset and args.truth:
+        print(f"against the demo truth ({args.dataset}):")
+        check_against_truth(args.dataset, args.truth)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

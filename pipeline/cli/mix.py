@@ -1,0 +1,38 @@
+"""Mix the pairs of one vocal shard and write its mono/mix log-mel shards and index.
+
+Reads accompaniments from the analysis audio cache ({k}.audio.npy, memory-mapped) and decodes
+each vocal performance once.  --subsets and --snr-db regenerate e.g. test-singer mixes at
+another vocal-to-accompaniment ratio into another directory (the SNR sweep).
+"""
+
+import pandas as pd
+
+from ..features import FeatureParams
+from ..mashup import CachedAccompaniments, MashupParams, mix_shard
+from ._common import add_params_argument, load_params_dict, params_from
+
+
+def add_arguments(parser):
+    parser.add_argument("--pairs", required=True, help="pairs.parquet (the join's recipe)")
+    parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
+    parser.add_argument("--analysis", required=True,
+                        help="analysis/accompaniments directory ({k}.tracks.parquet, {k}.audio.npy)")
+    parser.add_argument("--shard", required=True, type=int, help="vocal shard number k")
+    parser.add_argument("--out", required=True, help="dataset directory")
+    parser.add_argument("--subsets", nargs="+", default=None,
+                        help="only pairs of these subsets (e.g. test_model test_query)")
+    parser.add_argument("--snr-db", type=float, default=None,
+                        help="vocal-to-accompaniment ratio override (dB)")
+    add_params_argument(parser, "mashup")
+    parser.add_argument("--features", default="{}", metavar="JSON|@FILE",
+                        help="the 'features' config section")
+
+
+def run(args) -> int:
+    params = params_from(MashupParams, load_params_dict(args.params), "mashup")
+    features = params_from(FeatureParams, load_params_dict(args.features), "features")
+    vocals = pd.read_parquet(args.vocals, columns=["id", "path"])
+    mix_shard(pairs=pd.read_parquet(args.pairs), vocal_paths=dict(zip(vocals["id"], vocals["path"])),
+              accompaniments=CachedAccompaniments(args.analysis), shard=args.shard, out=args.out,
+              params=params, features=features, subsets=args.subsets, snr_db=args.snr_db)
+    return 0

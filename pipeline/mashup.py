@@ -1,0 +1,348 @@
+"""Mashup stage drivers: join -> recipe, mix one shard -> NPY/Parquet shard, regenerate.
+
+``run_join`` reads every analysis table and writes the recipe (``pairs.parquet``, with each
+source file's path relative to its corpus root and sha256), ``unmatched.parquet``,
+``coverage.parquet`` and ``usage.parquet``.  ``mix_shard`` turns the pairs of vocal shard
+k into ``mono``/``mix``/``index`` shard k, decoding each performance once and reading
+accompaniments from the analysis stage's memory-mapped audio cache.  ``regenerate``
+rebuilds a dataset from a recipe and one's own copies of the corpora.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .atomic import atomic_path, write_npy, write_parquet
+from .errors import AudioError, ConfigError, PipelineError
+from .features import FeatureParams, log_mel
+from .join import join_windows
+from .mixing import SilentSegmentError, beat_aligned_offset, mix_pair
+from .segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES
+from .shards import index_frame, write_shard
+
+log = logging.getLogger(__name__)
+
+SKIPPED_COLUMNS = ["segment_id", "perf_id", "path", "reason", "detail"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MashupParams:
+    """The "mashup" config section (join and mixing).
+
+    Attributes
+    ----------
+    tempo_tolerance_bpm, tempo_tolerance_percent : float
+        Allowed |difference| of whole-BPM tempi (the larger applies); 0 = equal whole BPM.
+    half_double_tempo : bool
+        Also match an accompaniment at half or double the vocal tempo.
+    relative_keys : bool
+        Also match the relative major/minor key.
+    mixes_per_window : int
+        Accompaniment segments (from distinct tracks) mixed with each vocal window.
+    max_segment_uses : int
+        Cap on how often one accompaniment segment is used (0: no cap).
+    snr_db : float
+        Vocal-to-accompaniment ratio of active-frame RMS (dB); the paper balances to 0.
+    active_threshold : float
+        Frame RMS above which a frame is active (on the signals as loaded; the authors' 0.02).
+    target_rms : float
+        Active RMS of each mix before the peak limit.
+    peak_limit : float
+        Maximum absolute sample of a mix (< 1, so nothing clips).
+    flac_per_singer : int
+        Mixes per singer and shard written as FLAC under ``examples/`` for listening.
+    align_context_beats : int
+        Beats either side of a vocal window whose onsets vote for its beat phase
+        (``pipeline.mixing.beat_aligned_offset``); 0 uses the window's beats only.
+    """
+
+    tempo_tolerance_bpm: float = 0.0
+    tempo_tolerance_percent: float = 0.0
+    half_double_tempo: bool = False
+    relative_keys: bool = False
+    mixes_per_window: int = 1
+    max_segment_uses: int = 20
+    snr_db: float = 0.0
+    active_threshold: float = 0.02
+    target_rms: float = 0.1
+    peak_limit: float = 0.99
+    flac_per_singer: int = 0
+    align_context_beats: int = 16
+
+    def __post_init__(self):
+        if int(self.mixes_per_window) < 1:
+            raise ConfigError(f"mashup.mixes_per_window must be >= 1, got {self.mixes_per_window}")
+        if int(self.max_segment_uses) < 0:
+            raise ConfigError(f"mashup.max_segment_uses must be >= 0, got {self.max_segment_uses}")
+        if not 0 < self.peak_limit <= 1:
+            raise ConfigError(f"mashup.peak_limit must be in (0, 1], got {self.peak_limit}")
+        if not self.target_rms > 0:
+            raise ConfigError(f"mashup.target_rms must be > 0, got {self.target_rms}")
+        if int(self.align_context_beats) < 0:
+            raise ConfigError(f"mashup.align_context_beats must be >= 0, got {self.align_context_beats}")
+        if self.tempo_tolerance_bpm < 0 or self.tempo_tolerance_percent < 0:
+            raise ConfigError("mashup.tempo_tolerance_bpm/percent must be >= 0")
+
+
+def _shard_of(path) -> int:
+    """Shard number of an analysis file named ``{k}.<kind>.parquet|npy``."""
+    return int(Path(path).name.split(".")[0])
+
+
+def _concat(paths, *, shard_column: str | None = None) -> pd.DataFrame:
+    frames = []
+    for p in paths:
+        df = pd.read_parquet(p)
+        if shard_column:
+            df[shard_column] = _shard_of(p)
+        frames.append(df)
+    if not frames:
+        raise PipelineError("no input tables given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _relative(paths: pd.Series) -> tuple[pd.Series, str]:
+    """Paths relative to their common root (the root itself is not recorded)."""
+    abs_paths = [os.path.abspath(p) for p in paths]
+    if not abs_paths:
+        return pd.Series([], dtype=str), ""
+    root = os.path.commonpath(abs_paths)
+    if len(abs_paths) == 1 or root in abs_paths:
+        root = os.path.dirname(root)
+    return pd.Series([os.path.relpath(p, root) for p in abs_paths], index=paths.index), root
+
+
+def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame,
+                   accompaniments: pd.DataFrame) -> pd.DataFrame:
+    """Add vocal_shard, vocal_path, vocal_sha256, acc_path, acc_format, acc_sha256."""
+    v = vocals[["id", "path", "sha256", "shard"]].copy()
+    v["path"], _ = _relative(v["path"])
+    a = accompaniments[["id", "path", "format", "sha256"]].copy()
+    a["path"], _ = _relative(a["path"])
+    out = pairs.merge(v.rename(columns={"id": "perf_id", "path": "vocal_path",
+                                        "sha256": "vocal_sha256", "shard": "vocal_shard"}),
+                      on="perf_id", how="left", validate="many_to_one")
+    out = out.merge(a.rename(columns={"id": "acc_track", "path": "acc_path",
+                                      "format": "acc_format", "sha256": "acc_sha256"}),
+                    on="acc_track", how="left", validate="many_to_one")
+    missing = out["vocal_path"].isna() | out["acc_path"].isna()
+    if missing.any():
+        raise PipelineError(f"{int(missing.sum())} pairs name a performance or track missing "
+                            "from the manifests")
+    out["vocal_shard"] = out["vocal_shard"].astype(np.int64)
+    return out
+
+
+def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, seed: int,
+             params: MashupParams) -> pd.DataFrame:
+    """Join all analysis tables and write the recipe and its reports into ``out``."""
+    res = join_windows(_concat(windows), _concat(segments),
+                       _concat(tracks, shard_column="acc_shard"), pd.read_parquet(split),
+                       seed=seed, tolerance_bpm=params.tempo_tolerance_bpm,
+                       tolerance_percent=params.tempo_tolerance_percent,
+                       half_double=params.half_double_tempo, relative_keys=params.relative_keys,
+                       mixes_per_window=params.mixes_per_window,
+                       max_segment_uses=params.max_segment_uses)
+    pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments))
+    out = Path(out)
+    write_parquet(out / "unmatched.parquet", res.unmatched)
+    write_parquet(out / "coverage.parquet", res.coverage)
+    write_parquet(out / "usage.parquet", res.usage)
+    write_parquet(out / "pairs.parquet", pairs)
+    return pairs
+
+
+class CachedAccompaniments:
+    """Accompaniment segments from the analysis cache ``{k}.audio.npy`` (memory-mapped)."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self._audio: dict[int, np.ndarray] = {}
+        self._tracks: dict[str, tuple[int, int, int]] = {}
+        for p in sorted(self.directory.glob("*.tracks.parquet")):
+            t = pd.read_parquet(p, columns=["track_id", "audio_offset", "audio_length"])
+            for r in t.itertuples(index=False):
+                self._tracks[r.track_id] = (_shard_of(p), int(r.audio_offset), int(r.audio_length))
+
+    def segment(self, track_id: str, start: int, length: int = SEGMENT_SAMPLES) -> np.ndarray:
+        if track_id not in self._tracks:
+            raise PipelineError(f"{self.directory}: accompaniment {track_id!r} not in any "
+                                "*.tracks.parquet")
+        k, offset, n = self._tracks[track_id]
+        if start < 0 or start + length > n:
+            raise PipelineError(f"{track_id}: segment {start}+{length} outside {n} samples")
+        if k not in self._audio:
+            self._audio[k] = np.load(self.directory / f"{k}.audio.npy", mmap_mode="r")
+        return np.asarray(self._audio[k][offset + start:offset + start + length], np.float32)
+
+
+def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: MashupParams,
+              features: FeatureParams, snr_db: float | None = None):
+    """Mix the given pairs and compute their log-mels.
+
+    Parameters
+    ----------
+    pairs : pd.DataFrame
+        Recipe rows (one vocal shard); processed in ``segment_id`` order.
+    load_vocal : callable
+        perf_id -> 1-D float32 audio at 22,050 Hz (called once per performance).
+    accompaniments : object with ``segment(track_id, start) -> (SEGMENT_SAMPLES,)``
+    snr_db : float, optional
+        Overrides ``params.snr_db``.
+
+    Returns
+    -------
+    mono, mix : np.ndarray [shape=(n, 129, 128), float16]
+    index : pd.DataFrame   (without shard/row)
+    skipped : pd.DataFrame (SKIPPED_COLUMNS)
+    audio : dict segment_id -> float32 mix audio (only for ``params.flac_per_singer`` picks)
+    """
+    target = params.snr_db if snr_db is None else float(snr_db)
+    pairs = pairs.sort_values("segment_id").reset_index(drop=True)
+    n = len(pairs)
+    mono = np.empty((n, SEGMENT_FRAMES, N_MELS), np.float16)
+    mix = np.empty_like(mono)
+    rows, skipped, keep, examples = [], [], np.zeros(n, bool), {}
+    per_singer: dict[str, int] = {}
+    batch_v, batch_m, batch_i = {}, [], []  # batch_v: (perf, start) -> (vocal, rows)
+
+    def flush():
+        if batch_i:
+            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), params=features)
+            for mel, (_, at) in zip(vocal_mels, batch_v.values()):
+                mono[at] = mel  # one mel per vocal window, copied to each of its mixes
+            mix[batch_i] = log_mel(np.stack(batch_m), params=features)
+            batch_v.clear(), batch_m.clear(), batch_i.clear()
+
+    order = pairs.groupby("perf_id", sort=True).indices
+    for perf_id, idx in tqdm(order.items(), desc="mix", disable=None, unit="perf"):
+        try:
+            y = load_vocal(perf_id)
+        except AudioError as exc:
+            skipped += [(pairs.at[i, "segment_id"], perf_id, exc.path, exc.reason, exc.detail)
+                        for i in idx]
+            continue
+        aligned = {}
+        for i in idx:
+            r = pairs.loc[i]
+            if r["vocal_start"] + SEGMENT_SAMPLES > len(y):
+                skipped.append((r["segment_id"], perf_id, "", "vocal too short", f"{len(y)} samples"))
+                continue
+            window = int(r["vocal_start"])
+            if window not in aligned:
+                aligned[window] = beat_aligned_offset(
+                    y, start=window, tempo_bpm=r["tempo_bpm"],
+                    context_beats=params.align_context_beats)
+            start = aligned[window]
+            vocal = np.asarray(y[start:start + SEGMENT_SAMPLES], np.float32)
+            acc = accompaniments.segment(r["acc_track"], int(r["acc_start"]))
+            try:
+                res = mix_pair(vocal, acc, snr_db=target, active_threshold=params.active_threshold,
+                               target_rms=params.target_rms, peak_limit=params.peak_limit)
+            except SilentSegmentError as exc:
+                skipped.append((r["segment_id"], perf_id, "", "silent", str(exc)))
+                continue
+            keep[i] = True
+            rows.append({**{c: r[c] for c in ("segment_id", "subset", "singer", "perf_id", "song",
+                                              "window_index", "mix_index", "acc_track",
+                                              "acc_start", "tempo_bpm", "acc_tempo_bpm", "key",
+                                              "acc_key")},
+                         "vocal_start": start, "vocal_gain": res.vocal_gain,
+                         "acc_gain": res.acc_gain, "snr_db": res.snr_db})
+            if per_singer.get(r["singer"], 0) < params.flac_per_singer:
+                per_singer[r["singer"]] = per_singer.get(r["singer"], 0) + 1
+                examples[r["segment_id"]] = (r["singer"], res.mix)
+            batch_v.setdefault((perf_id, start), (vocal, []))[1].append(i)
+            batch_m.append(res.mix), batch_i.append(i)
+            if len(batch_i) >= features.batch_size:
+                flush()
+    flush()
+    index = index_frame(rows) if rows else index_frame([])
+    return (mono[keep], mix[keep], index, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS),
+            examples)
+
+
+def write_examples(out, examples: dict) -> None:
+    """FLAC files ``out/examples/<singer>/<segment_id>.flac`` (16-bit) for listening."""
+    import soundfile as sf
+
+    for segment_id, (singer, audio) in examples.items():
+        path = Path(out) / "examples" / str(singer) / f"{segment_id}.flac"
+        with atomic_path(path) as tmp:
+            sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+
+
+def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
+              params: MashupParams, features: FeatureParams, subsets=None,
+              snr_db: float | None = None) -> pd.DataFrame:
+    """Write shard ``shard`` (mono, mix, index; skipped rows if any) into ``out``.
+
+    ``vocal_paths`` maps perf_id to an audio path; returns the shard's index.
+    """
+    from .audio import load_audio
+
+    p = pairs[pairs["vocal_shard"] == int(shard)]
+    if subsets:
+        p = p[p["subset"].isin(list(subsets))]
+    mono, mix, index, skipped, examples = mix_pairs(
+        p, load_vocal=lambda perf: load_audio(vocal_paths[perf]), accompaniments=accompaniments,
+        params=params, features=features, snr_db=snr_db)
+    write_shard(out, shard, mono=mono, mix=mix, index=index)
+    if len(skipped):
+        log.warning("shard %d: %d pairs skipped: %s", shard, len(skipped),
+                    skipped["reason"].value_counts().to_dict())
+    write_parquet(Path(out) / f"skipped-{int(shard):06d}.parquet", skipped)
+    write_examples(out, examples)
+    log.info("shard %d: %d segments from %d pairs", shard, len(index), len(p))
+    return index
+
+
+def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
+    """Decode every accompaniment the recipe names (checking sha256) into an audio cache
+    ``cache_dir/0.audio.npy`` + ``0.tracks.parquet`` readable by ``CachedAccompaniments``."""
+    from .sources.accompaniments import accompaniment_files, load_accompaniment
+    from .sources.manifest import content_hash
+
+    tracks = recipe.drop_duplicates("acc_track").sort_values("acc_track")
+    parts, rows, offset = [], [], 0
+    for r in tracks.itertuples(index=False):
+        row = {"path": str(Path(root) / r.acc_path), "format": r.acc_format}
+        files = accompaniment_files(row)
+        for f in files:
+            if not f.exists():
+                raise PipelineError(f"{f}: accompaniment source not found (recipe row "
+                                    f"{r.acc_track!r})")
+        if content_hash(files) != r.acc_sha256:
+            raise PipelineError(f"{row['path']}: sha256 differs from the recipe; this is not "
+                                f"the file the dataset was made from ({r.acc_track!r})")
+        y = np.asarray(load_accompaniment(row), np.float32)
+        parts.append(y)
+        rows.append({"track_id": r.acc_track, "audio_offset": offset, "audio_length": len(y)})
+        offset += len(y)
+    cache_dir = Path(cache_dir)
+    write_npy(cache_dir / "0.audio.npy", np.concatenate(parts) if parts else np.zeros(0, np.float32))
+    write_parquet(cache_dir / "0.tracks.parquet", pd.DataFrame(rows))
+    return cache_dir
+
+
+def vocal_paths_from_recipe(recipe: pd.DataFrame, root) -> dict:
+    """perf_id -> path under ``root``, after checking each file's sha256 against the recipe."""
+    from .sources.manifest import sha256_file
+
+    out = {}
+    for r in recipe.drop_duplicates("perf_id").itertuples(index=False):
+        path = Path(root) / r.vocal_path
+        if not path.exists():
+            raise PipelineError(f"{path}: vocal source not found (recipe row {r.perf_id!r})")
+        if sha256_file(path) != r.vocal_sha256:
+            raise PipelineError(f"{path}: sha256 differs from the recipe; this is not the file "
+                                f"the dataset was made from ({r.perf_id!r})")
+        out[r.perf_id] = path
+    return out

@@ -1,0 +1,55 @@
+import librosa
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.features import FeatureParams, log_mel, mel_magnitude
+from pipeline.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+
+
+def _librosa_mel(x):
+    return librosa.feature.melspectrogram(y=x.astype(np.float64), sr=SAMPLE_RATE, n_fft=N_FFT,
+                                          hop_length=HOP_LENGTH, n_mels=N_MELS, power=1.0).T
+
+
+def test_mel_magnitude_matches_librosa_power_one(rng):
+    x = rng.standard_normal((3, SEGMENT_SAMPLES)).astype(np.float32) * 0.1
+    got = mel_magnitude(x)
+    assert got.shape == (3, SEGMENT_FRAMES, N_MELS)
+    for i in range(3):
+        ref = _librosa_mel(x[i])
+        np.testing.assert_allclose(got[i], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_log_mel_shape_dtype_and_default_compression(rng):
+    x = rng.standard_normal((5, SEGMENT_SAMPLES)).astype(np.float32) * 0.1
+    out = log_mel(x, params=FeatureParams(batch_size=2))
+    assert out.shape == (5, 129, 128) and out.dtype == np.float32
+    ref = np.log10(1 + 10 * _librosa_mel(x[4]))
+    np.testing.assert_allclose(out[4], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_batch_size_does_not_change_values(rng):
+    x = rng.standard_normal((7, SEGMENT_SAMPLES)).astype(np.float32)
+    a = log_mel(x, params=FeatureParams(batch_size=1))
+    b = log_mel(x, params=FeatureParams(batch_size=7))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_db_compression_and_sine_peak_band():
+    t = np.arange(SEGMENT_SAMPLES) / SAMPLE_RATE
+    x = (0.5 * np.sin(2 * np.pi * 1000 * t))[None]
+    out = log_mel(x, params=FeatureParams(compression="db"))
+    centres = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=SAMPLE_RATE / 2)[1:-1]
+    peak = int(np.argmax(out[0, 64]))
+    assert abs(centres[peak] - 1000) < 60
+    ref = 20 * np.log10(np.maximum(_librosa_mel(x[0]), 1e-5))
+    loud = ref > -60  # float32 vs float64 differ in relative terms only near the floor
+    np.testing.assert_allclose(out[0][loud], ref[loud], atol=1e-3)
+
+
+def test_rejects_wrong_length_and_unknown_compression(rng):
+    with pytest.raises(ValueError, match="65536"):
+        log_mel(np.zeros((1, 66150), np.float32))
+    with pytest.raises(ConfigError, match="features.compression"):
+        FeatureParams(compression="power")

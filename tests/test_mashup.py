@@ -1,0 +1,192 @@
+"""End to end on a tiny synthetic corpus: join -> mix -> card -> verify -> regenerate."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from pipeline.cli import main
+from pipeline.features import FeatureParams
+from pipeline.mashup import CachedAccompaniments, MashupParams, mix_shard, run_join
+from pipeline.mixing import mix_pair
+from pipeline.segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from pipeline.sources.accompaniments import load_accompaniment
+from pipeline.sources.manifest import sha256_file
+
+TEMPO = 120.0
+PERIOD = int(60 * SAMPLE_RATE / TEMPO)
+
+
+def _notes(n, phase, rng, level):
+    y = level * 0.01 * rng.standard_normal(n)
+    t = np.arange(4000) / SAMPLE_RATE
+    note = level * np.sin(2 * np.pi * 300 * t) * np.exp(-6 * t)
+    for s in range(phase, n - 4000, PERIOD):
+        y[s:s + 4000] += note
+    return y.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Vocal and accompaniment WAVs, manifests, split and hand-made analysis tables."""
+    rng = np.random.default_rng(5)
+    root = tmp_path_factory.mktemp("mash")
+    vocal_rows, windows = [], []
+    for p in range(6):
+        perf = f"perf{p}"
+        path = root / "vocals" / f"{perf}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _notes(4 * SEGMENT_SAMPLES, 700 * p, rng, 0.2), SAMPLE_RATE, subtype="FLOAT")
+        vocal_rows.append({"id": perf, "path": str(path), "singer": f"s{p // 2}", "song": "x",
+                           "sha256": sha256_file(path), "shard": p % 2})
+        for j, start in enumerate([5000, 2 * SEGMENT_SAMPLES + 3000]):
+            windows.append({"perf_id": perf, "singer": f"s{p // 2}", "song": "x", "start": start,
+                            "voiced_ratio": 1.0, "rms": 0.1, "key": 4 if p < 5 else 9,
+                            "key_strength": 0.8, "track_key": 4, "tempo_bpm": TEMPO if p else 97.0,
+                            "tempo_source": "table", "tempo_confidence": 1.0, "shard": p % 2})
+    acc_rows, segs, tracks, audio = [], [], [], []
+    offset = 0
+    for t in range(3):
+        path = root / "musdb" / f"track{t}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _notes(6 * SEGMENT_SAMPLES, 300, rng, 0.5), SAMPLE_RATE, subtype="FLOAT")
+        row = {"id": f"track{t}", "path": str(path), "format": "file", "sha256": sha256_file(path)}
+        acc_rows.append(row)
+        y = load_accompaniment(row).astype(np.float32)
+        beats = np.arange(300, len(y), PERIOD)
+        tracks.append({"track_id": row["id"], "tempo_bpm": TEMPO, "tempo_confidence": 1.0,
+                       "beat_samples": beats.tolist(), "track_key": 4, "audio_offset": offset,
+                       "audio_length": len(y)})
+        for b, s in enumerate(beats[::4]):
+            segs.append({"track_id": row["id"], "beat_index": 4 * b, "start": int(s), "key": 4,
+                         "key_strength": 0.9, "track_key": 4, "tempo_bpm": TEMPO + 0.3})
+        audio.append(y)
+        offset += len(y)
+    ana = root / "analysis"
+    (ana / "vocals").mkdir(parents=True)
+    (ana / "accompaniments").mkdir(parents=True)
+    w = pd.DataFrame(windows)
+    for k in (0, 1):
+        w[w["shard"] == k].drop(columns="shard").to_parquet(ana / "vocals" / f"{k}.windows.parquet")
+    pd.DataFrame(segs).to_parquet(ana / "accompaniments" / "0.segments.parquet")
+    pd.DataFrame(tracks).to_parquet(ana / "accompaniments" / "0.tracks.parquet")
+    np.save(ana / "accompaniments" / "0.audio.npy", np.concatenate(audio))
+    man = root / "manifests"
+    man.mkdir()
+    pd.DataFrame(vocal_rows).to_parquet(man / "vocals.parquet")
+    pd.DataFrame(acc_rows).to_parquet(man / "accompaniments.parquet")
+    pd.DataFrame({"id": [r["id"] for r in vocal_rows], "singer": [r["singer"] for r in vocal_rows],
+                  "subset": ["train", "train", "valid", "train", "test_model", "test_query"]}
+                 ).to_parquet(man / "split.parquet")
+    return root
+
+
+PARAMS = MashupParams(mixes_per_window=2, max_segment_uses=2, flac_per_singer=1)
+
+
+def _build(corpus, out, params=PARAMS, snr_db=None):
+    ana = corpus / "analysis"
+    pairs = run_join(windows=sorted((ana / "vocals").glob("*.windows.parquet")),
+                     segments=[ana / "accompaniments/0.segments.parquet"],
+                     tracks=[ana / "accompaniments/0.tracks.parquet"],
+                     vocals=corpus / "manifests/vocals.parquet",
+                     accompaniments=corpus / "manifests/accompaniments.parquet",
+                     split=corpus / "manifests/split.parquet", out=out, seed=3, params=params)
+    vocals = pd.read_parquet(corpus / "manifests/vocals.parquet")
+    for k in (0, 1):
+        mix_shard(pairs=pairs, vocal_paths=dict(zip(vocals["id"], vocals["path"])),
+                  accompaniments=CachedAccompaniments(ana / "accompaniments"), shard=k, out=out,
+                  params=params, features=FeatureParams(), snr_db=snr_db)
+    given = {"seed": 3, "mashup": {"mixes_per_window": 2, "max_segment_uses": 2, "flac_per_singer": 1}}
+    assert main(["card", str(out), "--params", json.dumps(given)]) == 0
+    return json.loads((out / "card.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds")
+    return out, _build(corpus, out)
+
+
+def _files(d):
+    return {p.name: p.read_bytes() for p in sorted(d.glob("*-0000*.*"))}
+
+
+def test_mixes_hold_tempo_key_and_snr(built):
+    out, card = built
+    assert card["effective_params"]["mashup"]["mixes_per_window"] == 2
+    assert card["effective_params"]["mashup"]["snr_db"] == 0.0  # a default, filled in
+    index = pd.read_parquet(out / "index.parquet")
+    assert len(index) == card["counts"]["all"]["segments"] > 0
+    assert (np.floor(index["tempo_bpm"] + 0.5) == np.floor(index["acc_tempo_bpm"] + 0.5)).all()
+    assert (index["key"] == index["acc_key"]).all()
+    assert (np.abs(index["snr_db"] - 0.0) < 0.5).all()
+    assert "perf0" not in set(index["perf_id"])  # tempo 97: no accompaniment
+    unmatched = pd.read_parquet(out / "unmatched.parquet")
+    assert set(unmatched["reason"]) == {"no tempo match", "no key match"}
+    assert len(list((out / "examples").rglob("*.flac"))) >= 3
+
+
+def test_mixes_are_beat_aligned_and_unclipped(built, corpus):
+    out, _ = built
+    index = pd.read_parquet(out / "index.parquet")
+    phase = {f"perf{p}": 700 * p for p in range(6)}
+    for r in index.itertuples():
+        offset = (r.vocal_start - phase[r.perf_id]) % PERIOD
+        assert min(offset, PERIOD - offset) < 600  # a vocal note onset starts the window
+    pairs = pd.read_parquet(out / "pairs.parquet")
+    r = pairs.iloc[0]
+    audio = np.load(corpus / "analysis/accompaniments/0.audio.npy")
+    row = index.set_index("segment_id").loc[r["segment_id"]]
+    y, _ = sf.read(corpus / "vocals" / f"{r['perf_id']}.wav", dtype="float32")
+    tracks = pd.read_parquet(corpus / "analysis/accompaniments/0.tracks.parquet").set_index("track_id")
+    acc = audio[tracks.loc[r["acc_track"], "audio_offset"] + r["acc_start"]:][:SEGMENT_SAMPLES]
+    res = mix_pair(y[row["vocal_start"]:row["vocal_start"] + SEGMENT_SAMPLES], acc)
+    assert np.max(np.abs(res.mix)) <= 0.99 + 1e-6
+    assert res.vocal_gain == pytest.approx(row["vocal_gain"])
+
+
+def test_two_runs_are_byte_identical(built, corpus, tmp_path):
+    out, _ = built
+    _build(corpus, tmp_path)
+    assert _files(tmp_path) == _files(out)
+    assert (tmp_path / "pairs.parquet").read_bytes() == (out / "pairs.parquet").read_bytes()
+
+
+def test_snr_override_through_the_cli(built, corpus, tmp_path):
+    out, _ = built
+    ana = corpus / "analysis"
+    code = main(["mix", "--pairs", str(out / "pairs.parquet"), "--vocals",
+                 str(corpus / "manifests/vocals.parquet"), "--analysis", str(ana / "accompaniments"),
+                 "--shard", "000000", "--out", str(tmp_path), "--subsets", "test_model", "test_query",
+                 "--snr-db", "-5"])
+    assert code == 0
+    index = pd.read_parquet(tmp_path / "index-000000.parquet")
+    assert set(index["subset"]) <= {"test_model", "test_query"} and len(index) > 0
+    assert (np.abs(index["snr_db"] + 5) < 0.5).all()
+
+
+def test_recipe_regenerates_identical_shards(built, corpus, tmp_path):
+    out, _ = built
+    code = main(["regenerate", "--recipe", str(out / "pairs.parquet"), "--vocals-root",
+                 str(corpus / "vocals"), "--accompaniments-root", str(corpus / "musdb"),
+                 "--out", str(tmp_path / "re"), "--card", str(out / "card.json")])
+    assert code == 0
+    assert _files(tmp_path / "re") == _files(out)
+    assert main(["verify", str(tmp_path / "re")]) == 0
+
+
+def test_regenerate_refuses_a_changed_source(built, corpus, tmp_path):
+    out, _ = built
+    copy = tmp_path / "vocals"
+    copy.mkdir()
+    for p in (corpus / "vocals").iterdir():
+        copy.joinpath(p.name).write_bytes(p.read_bytes())
+    y, sr = sf.read(copy / "perf3.wav", dtype="float32")
+    sf.write(copy / "perf3.wav", y * 0.5, sr, subtype="FLOAT")
+    code = main(["regenerate", "--recipe", str(out / "pairs.parquet"), "--vocals-root", str(copy),
+                 "--accompaniments-root", str(corpus / "musdb"), "--out", str(tmp_path / "re")])
+    assert code == 2
+    assert not (tmp_path / "re" / "mono-000000.npy").exists()

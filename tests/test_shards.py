@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import main
+from pipeline.shards import (INDEX_COLUMNS, build_card, dataset_version, index_frame, verify,
+                             write_shard)
+
+
+def _rows(k, n, subset):
+    return [{"segment_id": f"p{k}-w{i:03d}-m0", "subset": subset, "singer": f"s{i % 2}",
+             "perf_id": f"p{k}", "song": "x", "window_index": i, "mix_index": 0,
+             "vocal_start": 1000 * i, "acc_track": "t", "acc_start": 0, "tempo_bpm": 100.0,
+             "acc_tempo_bpm": 100.0, "key": 3, "acc_key": 3, "vocal_gain": 1.0,
+             "acc_gain": 0.5, "snr_db": 0.0, "shard": -1, "row": -1} for i in range(n)]
+
+
+@pytest.fixture
+def dataset(tmp_path, rng):
+    data = {}
+    for k, (n, subset) in enumerate([(3, "train"), (0, "train"), (4, "test_model")]):
+        mono = rng.normal(1.0, 0.5, (n, 129, 128)).astype(np.float16)
+        mix = rng.normal(2.0, 0.25, (n, 129, 128)).astype(np.float16)
+        write_shard(tmp_path, k, mono=mono, mix=mix, index=index_frame(_rows(k, n, subset)))
+        data[k] = (mono, mix)
+    card = build_card(tmp_path, params={"mashup": {"snr_db": 0}}, mel={"n_mels": 128})
+    return tmp_path, data, card
+
+
+def test_shard_readable_with_numpy_and_pyarrow_only(dataset):
+    root, data, _ = dataset
+    mono = np.load(root / "mono-000002.npy", mmap_mode="r")
+    mix = np.load(root / "mix-000002.npy", mmap_mode="r")
+    index = pq.read_table(root / "index-000002.parquet").to_pydict()
+    assert mono.dtype == np.float16 and mono.shape == (4, 129, 128) == mix.shape
+    assert list(index) == list(INDEX_COLUMNS)
+    assert index["row"] == [0, 1, 2, 3] and set(index["shard"]) == {2}
+    np.testing.assert_array_equal(mono, data[2][0])
+    empty = np.load(root / "mono-000001.npy")
+    assert empty.shape == (0, 129, 128)
+
+
+def test_card_counts_normalisation_and_index(dataset):
+    root, data, card = dataset
+    train = np.concatenate([data[0][0], data[1][0]]).astype(np.float64)
+    assert card["normalisation"]["mono"]["mean"] == pytest.approx(train.mean(), rel=1e-12)
+    assert card["normalisation"]["mono"]["std"] == pytest.approx(train.std(), rel=1e-9)
+    mix = data[0][1].astype(np.float64)
+    assert card["normalisation"]["mix"]["std"] == pytest.approx(mix.std(), rel=1e-9)
+    assert card["counts"]["all"]["segments"] == 7 and card["counts"]["train"]["segments"] == 3
+    assert card["version"] == dataset_version({"mashup": {"snr_db": 0}})
+    assert len(card["shards"]) == 9
+    index = pd.read_parquet(root / "index.parquet")
+    assert list(index["shard"]) == [0, 0, 0, 2, 2, 2, 2]
+    assert json.loads((root / "card.json").read_text()) == json.loads(json.dumps(card))
+
+
+def test_verify_catches_a_flipped_byte(dataset, capsys):
+    root, _, _ = dataset
+    assert verify(root) == []
+    assert main(["verify", str(root)]) == 0
+    path = root / "mix-000002.npy"
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0x01
+    path.write_bytes(bytes(raw))
+    problems = verify(root)
+    assert len(problems) == 1 and "mix-000002.npy: sha256" in problems[0]
+    assert main(["verify", str(root)]) == 1
+    assert "mix-000002.npy" in capsys.readouterr().err
+
+
+def test_verify_catches_missing_and_truncated(dataset):
+    root, _, _ = dataset
+    (root / "index-000000.parquet").unlink()
+    path = root / "mono-000002.npy"
+    path.write_bytes(path.read_bytes()[:-129 * 128 * 2])
+    problems = "\n".join(verify(root))
+    assert "index-000000.parquet: missing" in problems
+    assert "mono-000002.npy" in problems
+
+
+def test_dataset_version_is_canonical():
+    a = dataset_version({"b": 1, "a": {"y": 2, "x": [1, 2]}})
+    assert a == dataset_version({"a": {"x": [1, 2], "y": 2}, "b": 1})
+    assert len(a) == 10 and a != dataset_version({"b": 2, "a": {"y": 2, "x": [1, 2]}})
+
+
+def test_write_shard_rejects_misaligned(tmp_path):
+    from pipeline.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="shape"):
+        write_shard(tmp_path, 0, mono=np.zeros((2, 129, 128)), mix=np.zeros((3, 129, 128)),
+                    index=index_frame(_rows(0, 2, "train")))
