@@ -251,8 +251,5 @@ def test_vocal_pitch_keys_beat_chroma_on_demo_truth(corpus_vocals, pitch_key_sco
     assert pitch.mean() > authors.mean() + 0.1
 
 
-@pytest.mark.xfail(reason="the demo's melodies dwell on the third degree: Krumhansl-Schmuckler "
-                          "on their true notes scores only ~0.46 MIREX (see the report)",
-                   strict=False)
 def test_vocal_window_keys_on_demo_truth(pitch_key_scores):
     assert pitch_key_scores.mean() >= 0.7

@@ -252,3 +252,66 @@ def test_cli_rejects_unknown_params_and_has_help(tmp_path, capsys):
                  '{"singer": 3}']) == 2
     assert "singer" in capsys.readouterr().err
     assert not (tmp_path / "corpus.json").exists()
+
+
+def _songs(n, *, n_beats=64, seed=7):
+    from pipeline.demo.melody import compose_song
+
+    return [compose_song(song_id=f"s{j:04d}", key=j % 24, tempo_bpm=120.0, n_beats=n_beats,
+                         rng=rng_for(seed, "song", f"s{j:04d}")) for j in range(n)]
+
+
+def test_krumhansl_schmuckler_finds_the_key_of_the_true_notes():
+    from pipeline.demo.melody import degree_to_semitones
+    from pipeline.keys import key_profile_scores
+    from pipeline.mir_eval_utils import mirex_key_score
+    from pipeline.music import is_minor, tonic
+
+    estimates, keys = [], []
+    for song in _songs(96, n_beats=48):  # ~24 s at 120 BPM, as a default-corpus performance
+        pcs = (tonic(song.key) + degree_to_semitones(song.degree, minor=is_minor(song.key))) % 12
+        assert np.isin(pcs, scale_pitch_classes(song.key)).all()
+        chroma = np.bincount(pcs, weights=song.dur_beats, minlength=12)
+        estimates.append(int(np.argmax(key_profile_scores(chroma))))
+        keys.append(song.key)
+    score = mirex_key_score(estimates, keys)
+    assert score.mean() >= 0.9  # the old third-heavy melodies scored 0.46
+
+
+def test_melodies_follow_the_tonal_hierarchy_and_cadence_on_the_tonic():
+    from pipeline.demo.melody import HIGHEST_DEGREE, LOWEST_DEGREE, MAX_LEAP
+
+    share, n_phrases, n_tonic_endings = np.zeros(7), 0, 0
+    for song in _songs(48):
+        share += np.bincount(song.degree % 7, weights=song.dur_beats, minlength=7)
+        assert LOWEST_DEGREE <= song.degree.min() and song.degree.max() <= HIGHEST_DEGREE
+        same_phrase = song.phrase[1:] == song.phrase[:-1]
+        assert np.abs(np.diff(song.degree))[same_phrase].max() <= MAX_LEAP  # singable
+        last = np.flatnonzero(np.append(~same_phrase, True))
+        assert np.isin(song.degree[last] % 7, [0, 4]).all()  # tonic, or fifth (half cadence)
+        assert song.degree[last[0]] % 7 == 0 and song.degree[last[-1]] % 7 == 0
+        assert (song.dur_beats[last] >= 1.5).all()
+        n_phrases += len(last)
+        n_tonic_endings += int(np.sum(song.degree[last] % 7 == 0))
+        np.testing.assert_allclose(song.onset_beats[1:][same_phrase],
+                                   (song.onset_beats + song.dur_beats)[:-1][same_phrase])
+    share /= share.sum()
+    tonic, second, third, fourth, fifth, sixth, seventh = share
+    assert tonic > fifth > third > max(second, fourth, sixth, seventh)
+    assert tonic + third + fifth > 0.6
+    assert 0.6 < n_tonic_endings / n_phrases < 1.0
+
+
+def test_melodies_are_deterministic_and_distinct_per_song():
+    from pipeline.demo.melody import compose_song
+
+    a, b = _songs(12), _songs(12)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.degree, y.degree)
+        np.testing.assert_array_equal(x.onset_beats, y.onset_beats)
+        np.testing.assert_array_equal(x.vowel, y.vowel)
+    first_bars = {tuple(s.degree[:8]) for s in a}
+    assert len(first_bars) == len(a)
+    other = compose_song(song_id="s0000", key=0, tempo_bpm=120.0, n_beats=64,
+                         rng=rng_for(8, "song", "s0000"))  # same song id, another seed
+    assert not np.array_equal(other.degree[:8], a[0].degree[:8])
