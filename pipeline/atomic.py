@@ -30,6 +30,11 @@ def atomic_path(path):
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        # Name the final path (the temp name means nothing to a user).
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -81,9 +86,18 @@ def write_parquet(path, df) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
-def write_npy(path, array: np.ndarray) -> None:
+def write_npy(path, array: np.ndarray, chunk_bytes: int = 1 << 24) -> None:
+    """Write ``array`` in .npy format (the bytes ``np.save`` writes), atomically.
+
+    The data go through Python's file writes rather than ``ndarray.tofile`` (what ``np.save``
+    uses), so a full disk raises ``OSError(ENOSPC)`` instead of a bare short-write error.
+    """
+    array = np.ascontiguousarray(array)
+    flat = array.reshape(-1).view(np.uint8) if array.size else array.reshape(-1)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
+            np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
+            for start in range(0, flat.nbytes, chunk_bytes):
+                f.write(flat[start:start + chunk_bytes].tobytes())
             f.flush()
             os.fsync(f.fileno())
