@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.features import FeatureParams, log_mel  # noqa: E402
-from pipeline.mixing import beat_aligned_offset, mix_pair  # noqa: E402
+from pipeline.mixing import beat_aligned_offset, mix_pair, onset_strength  # noqa: E402
 from pipeline.segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES  # noqa: E402
 
 
@@ -56,7 +56,9 @@ def bench_mixing(n, repeats, rng, perf_seconds=180.0, windows_per_perf=10):
     seconds = n * SEGMENT_SAMPLES / SAMPLE_RATE
 
     def align(context_beats=16):
-        return [(p, beat_aligned_offset(perfs[p], start=s, tempo_bpm=120.0,
+        # as the mix job does: one onset envelope per performance, read by all its windows
+        onsets = {p: onset_strength(perfs[p]) for p in sorted({p for p, _ in starts})}
+        return [(p, beat_aligned_offset(perfs[p], start=s, tempo_bpm=120.0, onset=onsets[p],
                                         context_beats=context_beats)) for p, s in starts]
 
     def mix_only(at=starts):

@@ -23,7 +23,7 @@ from .atomic import atomic_path, write_npy, write_parquet
 from .errors import AudioError, ConfigError, PipelineError
 from .features import FeatureParams, log_mel
 from .join import join_windows
-from .mixing import SilentSegmentError, beat_aligned_offset, mix_pair
+from .mixing import SilentSegmentError, beat_aligned_offset, mix_pair, onset_strength
 from .segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES
 from .shards import index_frame, write_shard
 
@@ -230,6 +230,7 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
                         for i in idx]
             continue
         aligned = {}
+        onset = onset_strength(y)  # once per performance; every window's comb reads it
         for i in idx:
             r = pairs.loc[i]
             if r["vocal_start"] + SEGMENT_SAMPLES > len(y):
@@ -239,7 +240,7 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
             if window not in aligned:
                 aligned[window] = beat_aligned_offset(
                     y, start=window, tempo_bpm=r["tempo_bpm"],
-                    context_beats=params.align_context_beats)
+                    context_beats=params.align_context_beats, onset=onset)
             start = aligned[window]
             vocal = np.asarray(y[start:start + SEGMENT_SAMPLES], np.float32)
             acc = accompaniments.segment(r["acc_track"], int(r["acc_start"]))
