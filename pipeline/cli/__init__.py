@@ -50,7 +50,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="<stage>")
     for name in COMMANDS:
         if only is not None and name != only:
-            sub.add_parser(name, help=_summary(name), add_help=False)
+            sub.add_parser(name, add_help=False)  # no import: a job loads only its module
             continue
         try:
             module = _module(name)
