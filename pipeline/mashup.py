@@ -48,6 +48,9 @@ class MashupParams:
         Accompaniment segments (from distinct tracks) mixed with each vocal window.
     max_segment_uses : int
         Cap on how often one accompaniment segment is used (0: no cap).
+    key_stability_s : float
+        Use only accompaniment segments whose estimated key is the same for every segment
+        of the track starting within this many seconds (0: every segment).
     snr_db : float
         Vocal-to-accompaniment ratio of active-frame RMS (dB); the paper balances to 0.
     active_threshold : float
@@ -69,6 +72,7 @@ class MashupParams:
     relative_keys: bool = False
     mixes_per_window: int = 1
     max_segment_uses: int = 20
+    key_stability_s: float = 1.5
     snr_db: float = 0.0
     active_threshold: float = 0.02
     target_rms: float = 0.1
@@ -149,7 +153,8 @@ def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, s
                        tolerance_percent=params.tempo_tolerance_percent,
                        half_double=params.half_double_tempo, relative_keys=params.relative_keys,
                        mixes_per_window=params.mixes_per_window,
-                       max_segment_uses=params.max_segment_uses)
+                       max_segment_uses=params.max_segment_uses,
+                       key_stability_samples=int(round(params.key_stability_s * SAMPLE_RATE)))
     pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments))
     out = Path(out)
     write_parquet(out / "unmatched.parquet", res.unmatched)

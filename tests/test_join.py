@@ -115,3 +115,18 @@ def test_join_does_not_depend_on_sharding_or_order(rng):
 def test_tempo_relation_rule():
     got = tempo_relation([100.0, 100.0, 100.0, 100.0], [100.4, 50.2, 199.6, 103.0])
     assert list(got) == ["equal", "half", "double", ""]
+
+
+def test_stable_key_segments_drop_segments_near_a_key_change():
+    from pipeline.join import stable_key_segments
+
+    beat = 11025  # samples (120 BPM)
+    seg = pd.DataFrame({"track_id": ["a"] * 10 + ["b"] * 3,
+                        "start": [i * beat for i in range(10)] + [0, beat, 2 * beat],
+                        "key": [0] * 5 + [7] * 5 + [7, 7, 7]})
+    kept = stable_key_segments(seg, span_samples=int(1.5 * beat))
+    # track a: beats 0-3 and 6-9 are at least 1.5 beats from the change between 4 and 5
+    assert kept.loc[kept.track_id == "a", "start"].tolist() == [i * beat for i in (0, 1, 2, 3, 6, 7, 8, 9)]
+    # the change from track a's key to track b's is not a change within a track
+    assert (kept.track_id == "b").sum() == 3
+    assert stable_key_segments(seg, span_samples=0).equals(seg)
