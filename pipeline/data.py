@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import shards
 from .errors import PipelineError
 from .segment import N_MELS, SEGMENT_FRAMES
 from .svd import spread_evenly
@@ -48,13 +49,7 @@ def read_card(dataset_dir) -> dict:
 
 def read_index(dataset_dir) -> pd.DataFrame:
     """``index.parquet`` of a dataset version plus a ``window`` code column (``window_codes``)."""
-    path = Path(dataset_dir) / "index.parquet"
-    if not path.exists():
-        raise PipelineError(f"{path}: dataset index not found")
-    index = pd.read_parquet(path)
-    missing = sorted(set(INDEX_COLUMNS) - set(index.columns))
-    if missing:
-        raise PipelineError(f"{path}: missing column(s) {missing}")
+    index = shards.read_index(dataset_dir, INDEX_COLUMNS)
     index["window"] = window_codes(index)
     return index
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from . import metrics
 from .errors import ConfigError, PipelineError
+from . import shards
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +98,8 @@ class TrackSet:
 # ----------------------------------------------------------------------------- dataset I/O
 
 def read_index(dataset_dir) -> pd.DataFrame:
-    """Read ``<dataset_dir>/index.parquet`` and check the columns evaluation needs."""
-    path = Path(dataset_dir) / "index.parquet"
-    if not path.exists():
-        raise PipelineError(f"{path}: dataset index not found")
-    index = pd.read_parquet(path)
-    missing = sorted(set(INDEX_COLUMNS) - set(index.columns))
-    if missing:
-        raise PipelineError(f"{path}: missing column(s) {missing}")
-    return index
+    """``index.parquet``, checked for the columns evaluation needs."""
+    return shards.read_index(dataset_dir, INDEX_COLUMNS)
 
 
 def select_segments(index: pd.DataFrame, *, subsets, segments_per_track: int) -> pd.DataFrame:

@@ -18,7 +18,6 @@ Data shard k holds the matched windows of vocal analysis shard k.  Segments are 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -27,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_npy, write_parquet
+from .config import canonical_hash
 from .errors import PipelineError
 from .segment import N_MELS, SEGMENT_FRAMES
+from .sources.manifest import sha256_file
 
 DOMAINS = ("mono", "mix")
 INDEX_COLUMNS = {"segment_id": "str", "subset": "str", "singer": "str", "perf_id": "str",
@@ -40,23 +41,26 @@ INDEX_COLUMNS = {"segment_id": "str", "subset": "str", "singer": "str", "perf_id
 SHARD_PATTERN = re.compile(r"^(mono|mix|index)-(\d{6})\.(npy|parquet)$")
 
 
+def read_index(dataset_dir, columns=INDEX_COLUMNS) -> pd.DataFrame:
+    """``<dataset_dir>/index.parquet``, checked for ``columns``."""
+    path = Path(dataset_dir) / "index.parquet"
+    if not path.exists():
+        raise PipelineError(f"{path}: dataset index not found")
+    index = pd.read_parquet(path)
+    missing = sorted(set(columns) - set(index.columns))
+    if missing:
+        raise PipelineError(f"{path}: missing column(s) {missing}")
+    return index
+
+
 def dataset_version(params: dict) -> str:
     """Short hash (10 hex) of the canonical JSON of every data-changing parameter."""
-    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    return canonical_hash(params)
 
 
 def shard_name(domain: str, k: int) -> str:
     """File name of shard ``k``: ``mono-000003.npy``, ``mix-..npy`` or ``index-..parquet``."""
     return f"{domain}-{int(k):06d}." + ("parquet" if domain == "index" else "npy")
-
-
-def sha256_file(path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def index_frame(rows) -> pd.DataFrame:
