@@ -121,14 +121,19 @@ def test_models_learn_singers_well_above_chance(run):
     best = {d.name: pd.read_csv(d / "train_log.csv")["valid_acc"].max()
             for d in sorted(models.iterdir())}
     print("best validation singer-ID accuracy:", best, f"chance {chance:.3f}")
-    for name, acc in best.items():
+    embedding = {name: acc for name, acc in best.items() if not name.startswith("pretrain")}
+    assert len(embedding) == 6
+    for name, acc in embedding.items():
         assert acc >= 1.5 * chance, (name, acc, chance)
-    assert np.median(list(best.values())) >= 2.5 * chance, best
+    assert np.median(list(embedding.values())) >= 2.5 * chance, embedding
 
 
-def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run):
+def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run, tmp_path):
     workdir, results, dataset, _ = run
-    proc = snakemake(workdir, "all", extra=["-n", "--config", "mashup={snr_db: 5.0}"])
+    override = tmp_path / "override.yaml"
+    override.write_text("mashup:\n  snr_db: 5.0\n")
+    proc = snakemake(workdir, "all", extra=["-n", "--configfile",
+                                            str(ROOT / "config" / "test.yaml"), str(override)])
     planned = set(re.findall(r"^rule (\w+):", proc.stdout, re.M)) | set(
         re.findall(r"^localrule (\w+):", proc.stdout, re.M))
     assert {"join", "mix", "card", "train", "evaluate", "report"} <= planned, proc.stdout[-2000:]
