@@ -29,7 +29,8 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import audio  # noqa: E402
-from pipeline.analysis import analyze_vocal, load_accompaniment  # noqa: E402
+from pipeline.analysis import analyze_vocal  # noqa: E402
+from pipeline.sources import load_accompaniment  # noqa: E402
 from pipeline.beats import TempoParams, track_beats  # noqa: E402
 from pipeline.keys import KeyParams, compute_chroma, segment_keys, track_key  # noqa: E402
 from pipeline.mir_eval_utils import score_accompaniment, score_vocal  # noqa: E402

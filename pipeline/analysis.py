@@ -22,6 +22,7 @@ from .beats import TempoParams, track_beats, vocal_tempo
 from .errors import AudioError
 from .keys import KeyParams, compute_chroma, segment_keys, track_key
 from .segment import SEGMENT_SAMPLES
+from .sources import load_accompaniment
 from .svd import SvdParams, detect_voiced_windows, frame_rms
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,17 @@ class AccompanimentAnalysis:
     track_key: int
 
 
+def _audible_frame_rms(y: np.ndarray, *, floor: float, path) -> np.ndarray:
+    """Frame RMS of ``y``; ``AudioError`` "too short" below one segment, "silent" when its
+    loudest frame is below ``floor``."""
+    if len(y) < SEGMENT_SAMPLES:
+        raise AudioError(path, "too short", f"{len(y)} samples < {SEGMENT_SAMPLES}")
+    rms = frame_rms(y)
+    if rms.max() < floor:
+        raise AudioError(path, "silent", f"max frame RMS {rms.max():.2g} < {floor:g}")
+    return rms
+
+
 def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
                   tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
                   path="<array>") -> VocalAnalysis:
@@ -93,11 +105,7 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
     AudioError
         reason "too short", "silent" or "no voiced window".
     """
-    if len(y) < SEGMENT_SAMPLES:
-        raise AudioError(path, "too short", f"{len(y)} samples < {SEGMENT_SAMPLES}")
-    rms = frame_rms(y)
-    if rms.max() < svd.floor:
-        raise AudioError(path, "silent", f"max frame RMS {rms.max():.2g} < {svd.floor:g}")
+    rms = _audible_frame_rms(y, floor=svd.floor, path=path)
     windows = detect_voiced_windows(params=svd, rms=rms, n_samples=len(y))
     if len(windows.starts) == 0:
         raise AudioError(path, "no voiced window",
@@ -129,11 +137,7 @@ def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
     AudioError
         reason "too short", "silent" or "no beats".
     """
-    if len(y) < SEGMENT_SAMPLES:
-        raise AudioError(path, "too short", f"{len(y)} samples < {SEGMENT_SAMPLES}")
-    peak_rms = frame_rms(y).max()
-    if peak_rms < silence_rms:
-        raise AudioError(path, "silent", f"max frame RMS {peak_rms:.2g} < {silence_rms:g}")
+    _audible_frame_rms(y, floor=silence_rms, path=path)
     beats = track_beats(y, params=tempo)
     beat_index = np.flatnonzero(beats.beat_samples + SEGMENT_SAMPLES <= len(y))
     if not np.isfinite(beats.tempo_bpm) or len(beat_index) == 0:
@@ -146,13 +150,6 @@ def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
         n_samples=len(y), tempo_bpm=beats.tempo_bpm, tempo_confidence=beats.confidence,
         beat_samples=beats.beat_samples, beat_index=beat_index, starts=starts, key=keys,
         key_strength=strengths, track_key=whole_key)
-
-
-def load_accompaniment(row) -> np.ndarray:
-    """Decode one accompaniment manifest row (drums + bass + other) to mono 22,050 Hz."""
-    from .sources import load_accompaniment as load
-
-    return load(row)
 
 
 def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),

@@ -187,7 +187,7 @@ def corpus_vocals(small_corpus):
 
 @pytest.fixture(scope="module")
 def corpus_accompaniments(small_corpus):
-    from pipeline.analysis import load_accompaniment
+    from pipeline.sources import load_accompaniment
     from pipeline.mir_eval_utils import score_accompaniment
 
     truth = _truth(small_corpus, "accompaniments")
