@@ -18,12 +18,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import audio
+from .beat_grid import beat_grid_starts, spectral_flux
 from .beats import TempoParams, track_beats, vocal_tempo
 from .errors import AudioError
-from .keys import KeyParams, compute_chroma, segment_keys, track_key
+from .keys import PITCH_N_FFT, KeyParams, compute_chroma, segment_keys, spectrogram, track_key
 from .segment import SEGMENT_SAMPLES
 from .sources import load_accompaniment
-from .svd import SvdParams, detect_voiced_windows, frame_rms
+from .svd import SvdParams, candidate_starts, detect_voiced_windows, frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,13 @@ SILENCE_RMS = 1e-3  # an accompaniment whose loudest frame RMS is below this is 
 STAGE = "analysis"
 
 WINDOW_COLUMNS = {"perf_id": "str", "singer": "str", "song": "str", "start": "int64",
-                  "voiced_ratio": "float64", "rms": "float64", "key": "int64",
-                  "key_strength": "float64", "track_key": "int64", "tempo_bpm": "float64",
-                  "tempo_source": "str", "tempo_confidence": "float64"}
+                  "grid_shift": "int64", "voiced_ratio": "float64", "rms": "float64",
+                  "key": "int64", "key_strength": "float64", "key_margin": "float64",
+                  "track_key": "int64", "tempo_bpm": "float64", "tempo_source": "str",
+                  "tempo_confidence": "float64"}
 SEGMENT_COLUMNS = {"track_id": "str", "beat_index": "int64", "start": "int64", "key": "int64",
-                   "key_strength": "float64", "track_key": "int64", "tempo_bpm": "float64"}
+                   "key_strength": "float64", "key_margin": "float64",
+                   "change_margin_s": "float64", "track_key": "int64", "tempo_bpm": "float64"}
 TRACK_COLUMNS = {"track_id": "str", "tempo_bpm": "float64", "tempo_confidence": "float64",
                  "beat_samples": "object", "track_key": "int64", "audio_offset": "int64",
                  "audio_length": "int64"}
@@ -48,11 +51,13 @@ class VocalAnalysis:
     """One vocal: kept windows (arrays of shape (n,)), the track key and the tempo."""
 
     n_samples: int
-    starts: np.ndarray  # samples
+    starts: np.ndarray  # samples, on the beat grid
+    grid_shift: np.ndarray  # samples each window moved from its candidate start to the grid
     voiced_ratio: np.ndarray
     rms: np.ndarray
     key: np.ndarray
     key_strength: np.ndarray
+    key_margin: np.ndarray  # best minus second-best key correlation
     track_key: int
     voiced_rate: float  # share of voiced frames in the whole recording
     tempo_bpm: float
@@ -73,6 +78,8 @@ class AccompanimentAnalysis:
     starts: np.ndarray  # samples
     key: np.ndarray
     key_strength: np.ndarray
+    key_margin: np.ndarray  # best minus second-best key correlation
+    change_margin_s: np.ndarray  # seconds to the nearest detected key change (< 0: inside)
     track_key: int
 
 
@@ -90,7 +97,11 @@ def _audible_frame_rms(y: np.ndarray, *, floor: float, path) -> np.ndarray:
 def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
                   tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
                   path="<array>") -> VocalAnalysis:
-    """Voiced windows, their keys and the tempo of one a-cappella recording.
+    """Beat-aligned voiced windows, their keys and the tempo of one a-cappella recording.
+
+    Candidate windows (every ``svd.hop_samples``) are first moved onto the vocal's beat grid
+    (``pipeline.beat_grid``), then kept when voiced enough, so every kept window starts on a
+    beat and its voiced ratio is that of the window actually mixed.
 
     Parameters
     ----------
@@ -106,23 +117,32 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
         reason "too short", "silent" or "no voiced window".
     """
     rms = _audible_frame_rms(y, floor=svd.floor, path=path)
-    windows = detect_voiced_windows(params=svd, rms=rms, n_samples=len(y))
+    beats = vocal_tempo(y, table_bpm=table_bpm, params=tempo)
+    key = key.for_vocals()
+    spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)  # onsets, and the "pitch" chroma
+    candidates = candidate_starts(len(y), svd.hop_samples)
+    aligned = beat_grid_starts(spectral_flux(spec, n_fft=PITCH_N_FFT), candidates,
+                               tempo_bpm=beats.tempo_bpm, n_samples=len(y),
+                               context_beats=tempo.vocal_grid_context_beats)
+    aligned, first = np.unique(aligned, return_index=True)  # at slow tempi two may meet
+    windows = detect_voiced_windows(params=svd, rms=rms, n_samples=len(y), starts=aligned)
     if len(windows.starts) == 0:
         raise AudioError(path, "no voiced window",
                          f"voiced frames {windows.voiced.mean():.0%} at threshold "
                          f"{windows.threshold:.3g}")
-    key = key.for_vocals()
-    chroma = compute_chroma(y, params=key)
+    reuse = key.method == "ks" and key.chroma == "pitch"
+    chroma = compute_chroma(y, params=key, spec=spec if reuse else None)
     weights = windows.voiced.astype(np.float64)
-    keys, strengths = segment_keys(chroma, windows.starts, params=key, weights=weights)
+    keys = segment_keys(chroma, windows.starts, params=key, weights=weights, n_samples=len(y))
     whole_key, _ = track_key(chroma, params=key, weights=weights)
-    beats = vocal_tempo(y, table_bpm=table_bpm, params=tempo)
     return VocalAnalysis(
-        n_samples=len(y), starts=windows.starts, voiced_ratio=windows.voiced_ratio,
-        rms=windows.rms, key=keys, key_strength=strengths, track_key=whole_key,
-        voiced_rate=float(windows.voiced.mean()), tempo_bpm=beats.tempo_bpm,
-        tempo_source=beats.source, tempo_confidence=beats.confidence,
-        beat_samples=beats.beat_samples)
+        n_samples=len(y), starts=windows.starts,
+        grid_shift=windows.starts - candidates[first[windows.index]],
+        voiced_ratio=windows.voiced_ratio, rms=windows.rms, key=keys.key,
+        key_strength=keys.strength, key_margin=keys.margin, track_key=whole_key,
+        voiced_rate=float(windows.voiced.mean()),
+        tempo_bpm=beats.tempo_bpm, tempo_source=beats.source,
+        tempo_confidence=beats.confidence, beat_samples=beats.beat_samples)
 
 
 def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
@@ -144,12 +164,13 @@ def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
         raise AudioError(path, "no beats")
     starts = beats.beat_samples[beat_index]
     chroma = compute_chroma(y, params=key)
-    keys, strengths = segment_keys(chroma, starts, params=key)
+    keys = segment_keys(chroma, starts, params=key, n_samples=len(y))
     whole_key, _ = track_key(chroma, params=key)
     return AccompanimentAnalysis(
         n_samples=len(y), tempo_bpm=beats.tempo_bpm, tempo_confidence=beats.confidence,
-        beat_samples=beats.beat_samples, beat_index=beat_index, starts=starts, key=keys,
-        key_strength=strengths, track_key=whole_key)
+        beat_samples=beats.beat_samples, beat_index=beat_index, starts=starts, key=keys.key,
+        key_strength=keys.strength, key_margin=keys.margin,
+        change_margin_s=keys.change_margin_s, track_key=whole_key)
 
 
 def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),
@@ -180,9 +201,11 @@ def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),
             continue
         for i in range(len(res.starts)):
             rows.append({"perf_id": rec["id"], "singer": rec["singer"], "song": rec["song"],
-                         "start": res.starts[i], "voiced_ratio": res.voiced_ratio[i],
+                         "start": res.starts[i], "grid_shift": res.grid_shift[i],
+                         "voiced_ratio": res.voiced_ratio[i],
                          "rms": res.rms[i], "key": res.key[i],
-                         "key_strength": res.key_strength[i], "track_key": res.track_key,
+                         "key_strength": res.key_strength[i],
+                         "key_margin": res.key_margin[i], "track_key": res.track_key,
                          "tempo_bpm": res.tempo_bpm, "tempo_source": res.tempo_source,
                          "tempo_confidence": res.tempo_confidence})
     log.info("vocal shard: %d files, %d windows, %d skipped", len(manifest), len(rows),
@@ -221,6 +244,8 @@ def analyze_accompaniment_shard(manifest: pd.DataFrame, key: KeyParams = KeyPara
         for i, b in enumerate(res.beat_index):
             segments.append({"track_id": rec["id"], "beat_index": b, "start": res.starts[i],
                              "key": res.key[i], "key_strength": res.key_strength[i],
+                             "key_margin": res.key_margin[i],
+                             "change_margin_s": res.change_margin_s[i],
                              "track_key": res.track_key, "tempo_bpm": res.tempo_bpm})
         tracks.append({"track_id": rec["id"], "tempo_bpm": res.tempo_bpm,
                        "tempo_confidence": res.tempo_confidence,

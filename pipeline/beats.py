@@ -39,6 +39,9 @@ class TempoParams:
     vocal_source : "table" | "estimate"
         "table": a vocal's tempo is its tempo-table entry when present, else estimated;
         "estimate": always estimated from the audio.
+    vocal_grid_context_beats : int
+        Beats either side of a vocal window whose onsets vote for its beat phase
+        (``pipeline.beat_grid.beat_grid_starts``); 0 uses the window's own beats only.
     """
 
     method: str = "librosa"
@@ -47,12 +50,16 @@ class TempoParams:
     min_bpm: float = 40.0
     max_bpm: float = 240.0
     vocal_source: str = "table"
+    vocal_grid_context_beats: int = 16
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ConfigError(f"tempo.method: {self.method!r} not in {METHODS}")
         if self.vocal_source not in VOCAL_SOURCES:
             raise ConfigError(f"tempo.vocal_source: {self.vocal_source!r} not in {VOCAL_SOURCES}")
+        if int(self.vocal_grid_context_beats) < 0:
+            raise ConfigError("tempo.vocal_grid_context_beats must be >= 0, got "
+                              f"{self.vocal_grid_context_beats}")
         if not 0 < self.min_bpm < self.max_bpm:
             raise ConfigError(f"tempo.min_bpm/max_bpm: need 0 < {self.min_bpm} < {self.max_bpm}")
 

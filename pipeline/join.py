@@ -35,7 +35,8 @@ from .segment import SEGMENT_SAMPLES
 
 log = logging.getLogger(__name__)
 
-REASONS = ("not in split", "no tempo", "no tempo match", "no key match", "segments exhausted")
+REASONS = ("not in split", "no tempo", "ambiguous key", "no tempo match", "no key match",
+           "segments exhausted")
 PAIR_COLUMNS = ["segment_id", "perf_id", "singer", "song", "subset", "window_index", "mix_index",
                 "vocal_start", "acc_track", "acc_start", "acc_beat_index", "tempo_bpm",
                 "acc_tempo_bpm", "key", "acc_key", "tempo_relation", "key_relation"]
@@ -82,25 +83,22 @@ def fitting_segments(segments: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFra
     return s.sort_values(["bucket", "key", "track_id", "start"], kind="stable").reset_index(drop=True)
 
 
-def stable_key_segments(segments: pd.DataFrame, *, span_samples: int) -> pd.DataFrame:
-    """Segments whose estimated key equals that of every segment of the same track starting
-    within ``span_samples`` of it (0 keeps all).
+def confident_segments(segments: pd.DataFrame, *, change_margin_s: float = -np.inf,
+                       min_key_margin: float = 0.0) -> pd.DataFrame:
+    """Segments at least ``change_margin_s`` seconds from a detected key change of their
+    track and whose key wins by at least ``min_key_margin`` (columns ``change_margin_s`` and
+    ``key_margin`` of the analysis; a table without them keeps every segment).
 
-    A segment key is estimated over a context that slides across a key change, so segments
-    near a change are often wrong; on the demo corpus a 1.5 s span raises the share of mixes
-    whose vocal and accompaniment truly share the key from 0.71 to 0.92.
+    On the demo corpus a 0.5 s margin from changes found by ``pipeline.key_sections`` and a
+    key margin of 0.05 leave segments 99 % truly in their estimated key over their whole
+    length (all segments: 70 %).
     """
-    if span_samples <= 0 or segments.empty:
-        return segments
-    s = segments.sort_values(["track_id", "start"], kind="stable")
-    track = pd.factorize(s["track_id"])[0].astype(np.int64)
-    start = s["start"].to_numpy(np.int64)
-    key = s["key"].to_numpy(np.int64)
-    run = np.cumsum(np.r_[True, (np.diff(track) != 0) | (np.diff(key) != 0)])  # key runs
-    position = track * (start.max() + 2 * span_samples + 1) + start  # sorted, tracks apart
-    lo = np.searchsorted(position, position - span_samples, side="left")
-    hi = np.searchsorted(position, position + span_samples, side="right") - 1
-    return s[run[lo] == run[hi]].sort_index()
+    keep = np.ones(len(segments), dtype=bool)
+    if "change_margin_s" in segments:
+        keep &= segments["change_margin_s"].to_numpy(np.float64) >= change_margin_s
+    if "key_margin" in segments:
+        keep &= segments["key_margin"].to_numpy(np.float64) >= min_key_margin
+    return segments[keep]
 
 
 def candidate_cells(windows: pd.DataFrame, *, tolerance_bpm: float, tolerance_percent: float,
@@ -138,7 +136,8 @@ def join_windows(windows: pd.DataFrame, segments: pd.DataFrame, tracks: pd.DataF
                  split: pd.DataFrame, *, seed: int, tolerance_bpm: float = 0.0,
                  tolerance_percent: float = 0.0, half_double: bool = False,
                  relative_keys: bool = False, mixes_per_window: int = 1,
-                 max_segment_uses: int = 0, key_stability_samples: int = 0) -> JoinResult:
+                 max_segment_uses: int = 0, key_change_margin_s: float = -np.inf,
+                 min_key_margin: float = 0.0) -> JoinResult:
     """Pair every vocal window with ``mixes_per_window`` mashable accompaniment segments.
 
     Parameters
@@ -152,9 +151,12 @@ def join_windows(windows: pd.DataFrame, segments: pd.DataFrame, tracks: pd.DataF
         id, subset.
     seed : int
         Global seed; with the window's id it seeds each window's choice.
-    key_stability_samples : int
-        Use only segments whose key is stable over this many samples either side
-        (:func:`stable_key_segments`); 0 uses every segment.
+    key_change_margin_s : float
+        Use only segments at least this many seconds from a detected key change
+        (:func:`confident_segments`); negative values admit segments spanning a change.
+    min_key_margin : float
+        Use only windows and segments whose key wins by at least this correlation margin
+        (column ``key_margin``); a window below it is unmatched as "ambiguous key".
 
     Returns
     -------
@@ -163,8 +165,8 @@ def join_windows(windows: pd.DataFrame, segments: pd.DataFrame, tracks: pd.DataF
     w = number_windows(windows)
     subset = split.drop_duplicates("id").set_index("id")["subset"]
     w["subset"] = w["perf_id"].map(subset)
-    seg = fitting_segments(stable_key_segments(segments, span_samples=key_stability_samples),
-                           tracks)
+    seg = fitting_segments(confident_segments(segments, change_margin_s=key_change_margin_s,
+                                              min_key_margin=min_key_margin), tracks)
     cells = candidate_cells(w, tolerance_bpm=tolerance_bpm, tolerance_percent=tolerance_percent,
                             half_double=half_double, relative_keys=relative_keys)
     groups = seg.groupby(["bucket", "key"], sort=True).size().rename("size").reset_index()
@@ -177,6 +179,9 @@ def join_windows(windows: pd.DataFrame, segments: pd.DataFrame, tracks: pd.DataF
     reason[(w["subset"].isna() | (w["subset"] == "unused")).to_numpy()] = "not in split"
     tempo = w["tempo_bpm"].to_numpy(np.float64)
     reason[(reason == "") & ~(np.isfinite(tempo) & (tempo > 0))] = "no tempo"
+    if "key_margin" in w:
+        reason[(reason == "") & (w["key_margin"].to_numpy(np.float64) < min_key_margin)] = \
+            "ambiguous key"
     no_tempo_match = ~np.isin(np.arange(len(w)), list(tempo_ok))
     reason[(reason == "") & no_tempo_match] = "no tempo match"
     reason[(reason == "") & ~np.isin(np.arange(len(w)), hits["w"].unique())] = "no key match"

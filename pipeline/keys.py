@@ -26,7 +26,7 @@ KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
 
 METHODS = ("ks", "essentia")
 CHROMAS = ("stft", "cqt", "pitch")
-CONTEXTS = ("segment", "window", "track")
+CONTEXTS = ("segment", "window", "sections", "track")
 ESSENTIA_HOP = 2048  # samples between HPCP frames (4 segment-grid frames)
 
 
@@ -50,11 +50,19 @@ class KeyParams:
     power : float
         Exponent of the STFT magnitude fed to ``chroma_stft``: 2 (power, the authors' and
         librosa's default) or 1 (magnitude, as ``chroma_cqt``; scores better).
-    context : "segment" | "window" | "track"
+    context : "segment" | "window" | "sections" | "track"
         Audio a segment's key is estimated from: the segment itself (~3 s), a window of
-        ``window_seconds`` centred on it, or the whole track.
+        ``window_seconds`` centred on it, the section of one key around it (key changes
+        found by Viterbi decoding, ``pipeline.key_sections``), or the whole track.
     window_seconds : float
         Length of the "window" context in seconds.
+    section_block_s : float
+        Resolution of the "sections" key path (seconds).
+    section_context_s : float
+        Chroma around each block scored for its local key in "sections" (seconds).
+    change_penalty : float
+        Cost of one key change in "sections", in correlation units: higher finds fewer
+        changes.
     frame_norm : bool
         Normalise each chroma frame to max 1 before summing (equal weight per frame)
         instead of summing energies (loud frames dominate).
@@ -62,7 +70,7 @@ class KeyParams:
         Profile type of essentia's ``Key`` (e.g. "bgate", "krumhansl", "edma").
     vocal_chroma : "pitch" | "stft" | "cqt"
         ``chroma`` used for vocals (``method="ks"``).
-    vocal_context : "segment" | "window" | "track"
+    vocal_context : "segment" | "window" | "sections" | "track"
         ``context`` used for vocals (a performance is one song, usually in one key).
     """
 
@@ -70,8 +78,11 @@ class KeyParams:
     chroma: str = "stft"
     n_fft: int = 4096
     power: float = 1.0
-    context: str = "window"
+    context: str = "sections"
     window_seconds: float = 8.0
+    section_block_s: float = 0.5
+    section_context_s: float = 2.0
+    change_penalty: float = 1.0
     frame_norm: bool = False
     essentia_profile: str = "krumhansl"
     vocal_chroma: str = "pitch"
@@ -86,8 +97,11 @@ class KeyParams:
             raise ConfigError(f"key.n_fft: {self.n_fft} must be a power of two >= {HOP_LENGTH}")
         if self.power <= 0:
             raise ConfigError(f"key.power: {self.power} must be > 0")
-        if self.window_seconds <= 0:
-            raise ConfigError(f"key.window_seconds: {self.window_seconds} must be > 0")
+        for name in ("window_seconds", "section_block_s", "section_context_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"key.{name}: {getattr(self, name)} must be > 0")
+        if self.change_penalty < 0:
+            raise ConfigError(f"key.change_penalty: {self.change_penalty} must be >= 0")
 
 
     def for_vocals(self) -> "KeyParams":
@@ -276,9 +290,29 @@ def context_bounds(starts: np.ndarray, n_frames: int, hop: int, *, params: KeyPa
     return lo, np.maximum(hi, lo)
 
 
+@dataclasses.dataclass(frozen=True)
+class SegmentKeys:
+    """Keys of segments, arrays of shape (n,).
+
+    Attributes
+    ----------
+    key : int64 key index (``pipeline.music``)
+    strength : the winning profile correlation (essentia: its key strength)
+    margin : winning minus second-best correlation: how clearly the key wins
+    change_margin_s : seconds from the segment to the nearest detected key change (negative
+        when a change falls inside it); +inf unless ``context="sections"`` found changes
+    """
+
+    key: np.ndarray
+    strength: np.ndarray
+    margin: np.ndarray
+    change_margin_s: np.ndarray
+
+
 def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyParams(),
-                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Key and strength for segments starting at ``starts`` (samples).
+                 weights: np.ndarray | None = None,
+                 n_samples: int | None = None) -> SegmentKeys:
+    """Keys of the segments starting at ``starts`` (samples).
 
     Parameters
     ----------
@@ -288,30 +322,50 @@ def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyP
     weights : np.ndarray [shape=(n_frames,)] or None
         Per-frame weights on the segment grid (hop 512), e.g. the voiced-frame mask, so
         unvoiced frames do not count.
+    n_samples : int or None
+        Length of the file (samples); by default that of the chroma frames.
 
     Returns
     -------
-    key : np.ndarray [shape=(n,), int64]
-    strength : np.ndarray [shape=(n,), float64]
+    SegmentKeys
     """
     frames = _weighted(chroma, weights)
+    starts = np.asarray(starts, dtype=np.int64)
+    n_samples = frames.shape[1] * chroma.hop if n_samples is None else int(n_samples)
+    if params.context == "sections":
+        from .key_sections import change_margins, key_sections
+
+        sections = key_sections(frames, hop=chroma.hop, n_samples=n_samples,
+                                block_s=params.section_block_s,
+                                context_s=params.section_context_s,
+                                change_penalty=params.change_penalty)
+        key, strength, margin = keys_of_sums(sections.sums, params)
+        mid = np.searchsorted(sections.bounds, starts + SEGMENT_SAMPLES // 2, side="right") - 1
+        mid = np.clip(mid, 0, len(key) - 1)
+        return SegmentKeys(key[mid], strength[mid], margin[mid],
+                           change_margins(sections.bounds, starts))
     lo, hi = context_bounds(starts, frames.shape[1], chroma.hop, params=params)
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(frames, axis=1)], axis=1)
-    sums = csum[:, hi] - csum[:, lo]  # (12, n)
+    key, strength, margin = keys_of_sums(csum[:, hi] - csum[:, lo], params)
+    return SegmentKeys(key, strength, margin, np.full(len(starts), np.inf))
+
+
+def keys_of_sums(sums: np.ndarray, params: KeyParams) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Key, strength and margin of each summed chroma vector (12, n) by ``params.method``."""
     if params.method == "essentia":
         return _essentia_keys(sums, params.essentia_profile)
-    key, strength = estimate_key(sums)
-    return key.astype(np.int64), strength.astype(np.float64)
+    scores = key_profile_scores(sums)
+    top2 = np.sort(scores, axis=0)[-2:]
+    return (np.argmax(scores, axis=0).astype(np.int64), top2[1].astype(np.float64),
+            (top2[1] - top2[0]).astype(np.float64))
 
 
 def track_key(chroma: Chroma, *, params: KeyParams = KeyParams(),
               weights: np.ndarray | None = None) -> tuple[int, float]:
     """Key and strength of a whole file from its summed chroma."""
     total = _weighted(chroma, weights).sum(axis=1, keepdims=True)
-    if params.method == "essentia":
-        key, strength = _essentia_keys(total, params.essentia_profile)
-    else:
-        key, strength = estimate_key(total)
+    key, strength, _ = keys_of_sums(total, params)
     return int(key[0]), float(strength[0])
 
 
@@ -355,23 +409,26 @@ def _essentia_hpcp(y: np.ndarray) -> np.ndarray:
     return np.roll(np.array(out, dtype=np.float64).T, -3, axis=0)
 
 
-def _essentia_keys(sums: np.ndarray, profile: str) -> tuple[np.ndarray, np.ndarray]:
+def _essentia_keys(sums: np.ndarray, profile: str) -> tuple[np.ndarray, np.ndarray,
+                                                           np.ndarray]:
+    """Key, strength and margin (strength times essentia's first-to-second relative
+    strength, i.e. first minus second) per summed HPCP vector."""
     import essentia.standard as es
 
     key_algo = es.Key(profileType=profile, pcpSize=12)
-    keys, strengths = [], []
+    rows = []
     for col in np.asarray(sums, dtype=np.float64).T:
         peak = col.max()
         if peak <= 0:
-            keys.append(0)
-            strengths.append(0.0)
+            rows.append((0, 0.0, 0.0))
             continue
         # Back to essentia's A-first bin order.
         pcp = np.roll(col / peak, 3).astype(np.float32)
-        tonic, scale, strength, _ = key_algo(pcp)
-        keys.append(key_index(f"{tonic} {scale}"))
-        strengths.append(float(strength))
-    return np.array(keys, dtype=np.int64), np.array(strengths, dtype=np.float64)
+        tonic, scale, strength, relative = key_algo(pcp)
+        rows.append((key_index(f"{tonic} {scale}"), float(strength), float(strength * relative)))
+    keys, strengths, margins = zip(*rows) if rows else ((), (), ())
+    return (np.array(keys, dtype=np.int64), np.array(strengths, dtype=np.float64),
+            np.array(margins, dtype=np.float64))
 
 
 def key_names(keys) -> list[str]:

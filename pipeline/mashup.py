@@ -23,7 +23,7 @@ from .atomic import atomic_path, write_npy, write_parquet
 from .errors import AudioError, ConfigError, PipelineError
 from .features import FeatureParams, log_mel
 from .join import join_windows
-from .mixing import SilentSegmentError, beat_aligned_offset, mix_pair, onset_strength
+from .mixing import SilentSegmentError, mix_pair
 from .segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES
 from .shards import index_frame, write_shard
 
@@ -48,9 +48,14 @@ class MashupParams:
         Accompaniment segments (from distinct tracks) mixed with each vocal window.
     max_segment_uses : int
         Cap on how often one accompaniment segment is used (0: no cap).
-    key_stability_s : float
-        Use only accompaniment segments whose estimated key is the same for every segment
-        of the track starting within this many seconds (0: every segment).
+    key_change_margin_s : float
+        Use only accompaniment segments at least this many seconds from a key change
+        detected in their track (``key.context: sections``); -3 (a whole segment) admits
+        segments spanning a change.
+    min_key_margin : float
+        Use only vocal windows and accompaniment segments whose estimated key beats the
+        second-best key by at least this correlation (0: all); ambiguous windows are
+        reported as unmatched.
     snr_db : float
         Vocal-to-accompaniment ratio of active-frame RMS (dB); the paper balances to 0.
     active_threshold : float
@@ -61,9 +66,6 @@ class MashupParams:
         Maximum absolute sample of a mix (< 1, so nothing clips).
     flac_per_singer : int
         Mixes per singer and shard written as FLAC under ``examples/`` for listening.
-    align_context_beats : int
-        Beats either side of a vocal window whose onsets vote for its beat phase
-        (``pipeline.mixing.beat_aligned_offset``); 0 uses the window's beats only.
     """
 
     tempo_tolerance_bpm: float = 0.0
@@ -72,13 +74,13 @@ class MashupParams:
     relative_keys: bool = False
     mixes_per_window: int = 1
     max_segment_uses: int = 20
-    key_stability_s: float = 1.5
+    key_change_margin_s: float = 0.5
+    min_key_margin: float = 0.05
     snr_db: float = 0.0
     active_threshold: float = 0.02
     target_rms: float = 0.1
     peak_limit: float = 0.99
     flac_per_singer: int = 0
-    align_context_beats: int = 16
 
     def __post_init__(self):
         if int(self.mixes_per_window) < 1:
@@ -89,8 +91,6 @@ class MashupParams:
             raise ConfigError(f"mashup.peak_limit must be in (0, 1], got {self.peak_limit}")
         if not self.target_rms > 0:
             raise ConfigError(f"mashup.target_rms must be > 0, got {self.target_rms}")
-        if int(self.align_context_beats) < 0:
-            raise ConfigError(f"mashup.align_context_beats must be >= 0, got {self.align_context_beats}")
         if self.tempo_tolerance_bpm < 0 or self.tempo_tolerance_percent < 0:
             raise ConfigError("mashup.tempo_tolerance_bpm/percent must be >= 0")
 
@@ -154,7 +154,8 @@ def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, s
                        half_double=params.half_double_tempo, relative_keys=params.relative_keys,
                        mixes_per_window=params.mixes_per_window,
                        max_segment_uses=params.max_segment_uses,
-                       key_stability_samples=int(round(params.key_stability_s * SAMPLE_RATE)))
+                       key_change_margin_s=params.key_change_margin_s,
+                       min_key_margin=params.min_key_margin)
     pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments))
     out = Path(out)
     write_parquet(out / "unmatched.parquet", res.unmatched)
@@ -234,19 +235,12 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
             skipped += [(pairs.at[i, "segment_id"], perf_id, exc.path, exc.reason, exc.detail)
                         for i in idx]
             continue
-        aligned = {}
-        onset = onset_strength(y)  # once per performance; every window's comb reads it
         for i in idx:
             r = pairs.loc[i]
-            if r["vocal_start"] + SEGMENT_SAMPLES > len(y):
+            start = int(r["vocal_start"])  # on the vocal's beat grid (analysis stage)
+            if start + SEGMENT_SAMPLES > len(y):
                 skipped.append((r["segment_id"], perf_id, "", "vocal too short", f"{len(y)} samples"))
                 continue
-            window = int(r["vocal_start"])
-            if window not in aligned:
-                aligned[window] = beat_aligned_offset(
-                    y, start=window, tempo_bpm=r["tempo_bpm"],
-                    context_beats=params.align_context_beats, onset=onset)
-            start = aligned[window]
             vocal = np.asarray(y[start:start + SEGMENT_SAMPLES], np.float32)
             acc = accompaniments.segment(r["acc_track"], int(r["acc_start"]))
             try:

@@ -1,18 +1,8 @@
-"""Mixing one vocal window with one accompaniment segment: beat alignment and loudness.
+"""Mixing one vocal window with one accompaniment segment: loudness balance and level.
 
-Beat alignment (``beat_aligned_offset``)
-    The accompaniment segment starts at one of its tracked beats (analysis places every
-    accompaniment segment at a beat).  A vocal has no beat tracking (its tempo comes from a
-    table or a track-level estimate), so its beat phase is taken from its note onsets: the
-    vocal's beat grid has period ``60 / tempo_bpm`` s and the phase, within half a beat of
-    the analysed window start, whose grid collects the most onset strength (spectral flux)
-    over the window and ``context_beats`` beats either side; the window is shifted to start
-    on that grid.  The first sample of the vocal window and of the accompaniment segment
-    are then both beats, so at equal tempo the vocal beats land on the accompaniment beats
-    (at half/double tempo every second one).  This is our reading of the paper's "mixed at
-    their nearest beat location".  Limitation: onsets alone cannot tell the beat from the
-    half beat in melodies of eighth notes; on the demo corpus ~60 % of aligned starts are
-    within 0.1 beat of a true beat and most others fall on the half beat.
+Both inputs already start on a beat: accompaniment segments at tracked beats, vocal windows
+on the vocal's beat grid (``pipeline.beat_grid``, in the analysis stage), so mixing them
+sample-aligned puts the vocal beats on the accompaniment beats.
 
 Loudness (``mix_pair``)
     Active frames are frames (1024 / 512, centred) whose RMS on the signal *as loaded*
@@ -30,13 +20,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import scipy.fft
 
 from .errors import PipelineError
-from .segment import HOP_LENGTH, N_FFT, SAMPLE_RATE, SEGMENT_SAMPLES
-
-ONSET_HOP = 128  # samples; onset positions resolve to ~6 ms
-ONSET_FFT = 512  # samples; a short window keeps the flux peak close to the onset
+from .segment import HOP_LENGTH, N_FFT
 
 
 class SilentSegmentError(PipelineError):
@@ -92,79 +78,6 @@ def active_rms(y: np.ndarray, mask: np.ndarray) -> float:
     """Root of the mean frame power over the frames in ``mask``."""
     rms = frame_rms(y)
     return float(np.sqrt(np.mean(rms[mask] ** 2)))
-
-
-def onset_strength(y: np.ndarray, *, hop_length: int = ONSET_HOP) -> np.ndarray:
-    """Spectral-flux onset strength at frames ``t * hop_length`` (centred, ``ONSET_FFT``
-    Hann window), (frames,).
-
-    Half-wave rectified increase of ``log10(1 + 10 |STFT|)`` summed over bins; frame 0 is 0.
-    """
-    padded = np.pad(np.asarray(y, dtype=np.float32), ONSET_FFT // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, ONSET_FFT)[::hop_length]
-    window = np.hanning(ONSET_FFT + 1)[:-1].astype(np.float32)
-    log_mag = np.log10(1 + 10 * np.abs(scipy.fft.rfft(frames * window, axis=-1, workers=1)))
-    flux = np.maximum(np.diff(log_mag, axis=0), 0).sum(axis=1)
-    return np.concatenate([[0.0], flux])
-
-
-def beat_aligned_offset(y: np.ndarray, *, start: int, tempo_bpm: float,
-                        length: int = SEGMENT_SAMPLES, context_beats: int = 16,
-                        onset: np.ndarray | None = None, sr: int = SAMPLE_RATE) -> int:
-    """Start of the vocal window moved by at most half a beat onto its beat grid.
-
-    The beat phase is the shift ``d`` (|d| <= half a beat period ``P = 60 * sr / tempo_bpm``)
-    that maximises the onset strength summed over the grid ``start + d + k * P`` for the
-    beats of the window and ``context_beats`` beats either side (a comb, robust to
-    syncopated notes; a short context tolerates a slightly wrong tempo); the window then
-    starts on a beat, as the accompaniment segment does.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-        The whole vocal performance.
-    start : int
-        Analysed window start (samples).
-    tempo_bpm : float
-        The vocal's tempo (BPM).
-    length : int
-        Window length (samples); the result keeps ``[result, result + length)`` inside ``y``.
-    context_beats : int
-        Beats before and after the window that also vote for the phase.
-    onset : np.ndarray [shape=(1 + n // ONSET_HOP,)], optional
-        ``onset_strength(y)`` of the whole performance; by default only the frames the
-        comb reads are computed (cheaper for few windows per performance).
-
-    Returns
-    -------
-    int
-        The aligned start (samples); ``start`` (clamped into ``y``) when there is no onset or
-        no usable tempo.
-    """
-    n = len(y)
-    clamped = int(min(max(start, 0), max(n - length, 0)))
-    if not (np.isfinite(tempo_bpm) and tempo_bpm > 0):
-        return clamped
-    period = 60.0 * sr / tempo_bpm
-    lo, hi = max(0, start - int(round(period / 2))), min(n - length, start + int(round(period / 2)))
-    if hi < lo:
-        return clamped
-    base = 0
-    if onset is None:  # only the frames the comb reads, on the global frame grid
-        reach = int(np.ceil(context_beats * period)) + ONSET_FFT
-        base = max(0, lo - reach) // ONSET_HOP
-        onset = onset_strength(y[base * ONSET_HOP:min(n, hi + length + reach)])
-    flux = np.maximum(onset, np.maximum(np.roll(onset, 1), np.roll(onset, -1)))  # +-1 frame slack
-    candidates = np.arange(-(-lo // ONSET_HOP), hi // ONSET_HOP + 1) * ONSET_HOP
-    if len(candidates) == 0:
-        return clamped
-    beats = np.arange(-context_beats, int(np.ceil(length / period)) + context_beats) * period
-    frames = np.rint((candidates[:, None] + beats[None, :]) / ONSET_HOP).astype(np.int64) - base
-    inside = (frames >= 0) & (frames < len(flux))
-    score = np.where(inside, flux[np.clip(frames, 0, len(flux) - 1)], 0.0).sum(axis=1)
-    if score.max() <= 0:
-        return int(min(max(start, lo), hi))
-    return int(candidates[np.argmax(score)])  # first maximum: deterministic
 
 
 def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.0,

@@ -76,6 +76,7 @@ class VoicedWindows:
     Attributes
     ----------
     starts : np.ndarray [shape=(n,), int64]  window starts (samples)
+    index : np.ndarray [shape=(n,), int64]   position of each kept window among the candidates
     voiced_ratio : np.ndarray [shape=(n,)]   share of voiced frames per window
     rms : np.ndarray [shape=(n,)]            mean frame RMS per window
     voiced : np.ndarray [shape=(n_frames,), bool]  frame-level decision
@@ -83,6 +84,7 @@ class VoicedWindows:
     """
 
     starts: np.ndarray
+    index: np.ndarray
     voiced_ratio: np.ndarray
     rms: np.ndarray
     voiced: np.ndarray
@@ -148,8 +150,8 @@ def spread_evenly(n: int, k: int) -> np.ndarray:
 
 
 def detect_voiced_windows(y: np.ndarray | None = None, *, params: SvdParams = SvdParams(),
-                          rms: np.ndarray | None = None,
-                          n_samples: int | None = None) -> VoicedWindows:
+                          rms: np.ndarray | None = None, n_samples: int | None = None,
+                          starts: np.ndarray | None = None) -> VoicedWindows:
     """Voiced windows of one recording.
 
     Parameters
@@ -161,6 +163,9 @@ def detect_voiced_windows(y: np.ndarray | None = None, *, params: SvdParams = Sv
         Precomputed ``frame_rms(y)``.
     n_samples : int or None
         ``len(y)`` when ``y`` is omitted.
+    starts : np.ndarray [shape=(n,)] or None
+        Candidate window starts (samples, increasing, each window inside the recording);
+        by default every ``params.hop_samples`` from 0 (``candidate_starts``).
 
     Returns
     -------
@@ -172,11 +177,13 @@ def detect_voiced_windows(y: np.ndarray | None = None, *, params: SvdParams = Sv
     n_samples = len(y) if n_samples is None else n_samples
     threshold = rms_threshold(rms, params)
     voiced = voiced_frames(rms, threshold)
-    starts = candidate_starts(n_samples, params.hop_samples)
+    if starts is None:
+        starts = candidate_starts(n_samples, params.hop_samples)
+    starts = np.asarray(starts, dtype=np.int64)
     start_frames = starts // HOP_LENGTH
     ratio = window_means(voiced, start_frames)
     ok = np.flatnonzero(ratio >= params.min_voiced_ratio - 1e-12)
     keep = ok[spread_evenly(len(ok), params.max_windows)]
-    return VoicedWindows(starts=starts[keep], voiced_ratio=ratio[keep],
-                         rms=window_means(rms, start_frames[keep]), voiced=voiced,
+    return VoicedWindows(starts=starts[keep], index=keep.astype(np.int64),
+                         voiced_ratio=ratio[keep], rms=window_means(rms, start_frames[keep]), voiced=voiced,
                          threshold=threshold)

@@ -117,16 +117,26 @@ def test_tempo_relation_rule():
     assert list(got) == ["equal", "half", "double", ""]
 
 
-def test_stable_key_segments_drop_segments_near_a_key_change():
-    from pipeline.join import stable_key_segments
+def test_confident_segments_keep_clear_keys_away_from_changes():
+    from pipeline.join import confident_segments
 
-    beat = 11025  # samples (120 BPM)
-    seg = pd.DataFrame({"track_id": ["a"] * 10 + ["b"] * 3,
-                        "start": [i * beat for i in range(10)] + [0, beat, 2 * beat],
-                        "key": [0] * 5 + [7] * 5 + [7, 7, 7]})
-    kept = stable_key_segments(seg, span_samples=int(1.5 * beat))
-    # track a: beats 0-3 and 6-9 are at least 1.5 beats from the change between 4 and 5
-    assert kept.loc[kept.track_id == "a", "start"].tolist() == [i * beat for i in (0, 1, 2, 3, 6, 7, 8, 9)]
-    # the change from track a's key to track b's is not a change within a track
-    assert (kept.track_id == "b").sum() == 3
-    assert stable_key_segments(seg, span_samples=0).equals(seg)
+    seg = pd.DataFrame({"track_id": ["a"] * 6,
+                        "change_margin_s": [np.inf, 2.0, 0.5, 0.49, -0.1, -2.0],
+                        "key_margin": [0.2, 0.04, 0.2, 0.2, 0.2, 0.2]})
+    kept = confident_segments(seg, change_margin_s=0.5, min_key_margin=0.05)
+    assert kept.index.tolist() == [0, 2]
+    assert len(confident_segments(seg, change_margin_s=-3.0)) == 6  # defaults: keep all
+    assert len(confident_segments(seg.drop(columns=["change_margin_s", "key_margin"]),
+                                  change_margin_s=0.5, min_key_margin=0.05)) == 6
+
+
+def test_ambiguous_window_keys_are_unmatched_with_a_reason(rng):
+    w, s, t, split = synthetic_tables(rng)
+    matched = join_windows(w, s, t, split, **KW).pairs.drop_duplicates(["perf_id", "vocal_start"])
+    unclear = set(zip(matched.perf_id[:3], matched.vocal_start[:3]))
+    w["key_margin"] = [0.01 if (p, st) in unclear else 0.2 for p, st in zip(w.perf_id, w.start)]
+    res = join_windows(w, s, t, split, **{**KW, "min_key_margin": 0.05})
+    ambiguous = res.unmatched[res.unmatched["reason"] == "ambiguous key"]
+    assert set(zip(ambiguous.perf_id, ambiguous.vocal_start)) == unclear
+    assert not unclear & set(zip(res.pairs.perf_id, res.pairs.vocal_start))
+    assert res.coverage.loc[0, "ambiguous_key"] == 3

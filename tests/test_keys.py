@@ -42,8 +42,8 @@ def test_cadences_give_their_key(name, chroma):
     params = KeyParams(context="segment", **chroma)
     c = compute_chroma(y, params=params)
     assert track_key(c, params=params)[0] == k
-    keys, strength = segment_keys(c, np.array([0]), params=params)
-    assert keys[0] == k and 0.5 < strength[0] <= 1.0
+    keys = segment_keys(c, np.array([0]), params=params)
+    assert keys.key[0] == k and 0.5 < keys.strength[0] <= 1.0 and keys.margin[0] > 0
 
 
 def test_essentia_krumhansl_profile_matches():
@@ -72,9 +72,9 @@ def test_segment_context_follows_a_key_change_track_does_not():
     starts = np.array([0, len(y) - SEGMENT_SAMPLES])
     seg = KeyParams(context="segment", **SHARP)
     c = compute_chroma(y, params=seg)
-    np.testing.assert_array_equal(segment_keys(c, starts, params=seg)[0], [a, b])
+    np.testing.assert_array_equal(segment_keys(c, starts, params=seg).key, [a, b])
     whole = KeyParams(context="track", **SHARP)
-    keys = segment_keys(c, starts, params=whole)[0]
+    keys = segment_keys(c, starts, params=whole).key
     assert keys[0] == keys[1]
 
 

@@ -41,7 +41,8 @@ def corpus(tmp_path_factory):
         sf.write(path, _notes(4 * SEGMENT_SAMPLES, 700 * p, rng, 0.2), SAMPLE_RATE, subtype="FLOAT")
         vocal_rows.append({"id": perf, "path": str(path), "singer": f"s{p // 2}", "song": "x",
                            "sha256": sha256_file(path), "shard": p % 2})
-        for j, start in enumerate([5000, 2 * SEGMENT_SAMPLES + 3000]):
+        # window starts on the vocal's beat grid, as the analysis stage writes them
+        for j, start in enumerate([700 * p + PERIOD, 700 * p + 10 * PERIOD]):
             windows.append({"perf_id": perf, "singer": f"s{p // 2}", "song": "x", "start": start,
                             "voiced_ratio": 1.0, "rms": 0.1, "key": 4 if p < 5 else 9,
                             "key_strength": 0.8, "track_key": 4, "tempo_bpm": TEMPO if p else 97.0,
@@ -129,14 +130,17 @@ def test_mixes_hold_tempo_key_and_snr(built):
     assert len(list((out / "examples").rglob("*.flac"))) >= 3
 
 
-def test_mixes_are_beat_aligned_and_unclipped(built, corpus):
+def test_mixes_start_on_beats_and_never_clip(built, corpus):
     out, _ = built
     index = pd.read_parquet(out / "index.parquet")
+    pairs = pd.read_parquet(out / "pairs.parquet").set_index("segment_id")
+    # both sources start on a beat: the vocal window where analysis put it, the
+    # accompaniment segment at a tracked beat (phase 300)
+    assert (index["vocal_start"].to_numpy() == pairs.loc[index["segment_id"], "vocal_start"]).all()
     phase = {f"perf{p}": 700 * p for p in range(6)}
-    for r in index.itertuples():
-        offset = (r.vocal_start - phase[r.perf_id]) % PERIOD
-        assert min(offset, PERIOD - offset) < 600  # a vocal note onset starts the window
-    pairs = pd.read_parquet(out / "pairs.parquet")
+    assert all((r.vocal_start - phase[r.perf_id]) % PERIOD == 0 for r in index.itertuples())
+    assert ((index["acc_start"] - 300) % PERIOD == 0).all()
+    pairs = pairs.reset_index()
     r = pairs.iloc[0]
     audio = np.load(corpus / "analysis/accompaniments/0.audio.npy")
     row = index.set_index("segment_id").loc[r["segment_id"]]
