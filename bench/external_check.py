@@ -150,16 +150,21 @@ def main(argv=None) -> int:
                                                 context="segment"),
         "essentia bgate segment": KeyParams(method="essentia", essentia_profile="bgate",
                                             context="segment"),
-        "default": KeyParams()}
+        "ks window8 (previous default)": KeyParams(context="window"),
+        "ks sections albrecht": KeyParams(profile="albrecht"),
+        "ks sections temperley": KeyParams(profile="temperley"),
+        "default (ks sections krumhansl)": KeyParams()}
     vocal_settings = {
         "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0,
                                                          vocal_chroma="stft",
                                                          vocal_context="segment"),
         "ks stft2048 mag track": KeyParams(vocal_chroma="stft", n_fft=2048, power=1.0),
-        "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment"),
-        "ks pitch track": KeyParams(vocal_chroma="pitch", vocal_context="track"),
+        "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment",
+                                      vocal_profile="krumhansl"),
+        "ks pitch track krumhansl": KeyParams(vocal_profile="krumhansl"),
+        "ks pitch track temperley": KeyParams(vocal_profile="temperley"),
         "essentia krumhansl track": KeyParams(method="essentia", essentia_profile="krumhansl"),
-        "default": KeyParams()}
+        "default (ks pitch track albrecht)": KeyParams()}
     tempo_settings = {"librosa": TempoParams(), "essentia": TempoParams(method="essentia")}
     try:
         pieces = []
@@ -185,7 +190,7 @@ def main(argv=None) -> int:
             print(f"key {name:36s}: segments MIREX {np.mean(seg):.3f} (n={len(seg)}), "
                   f"tracks {np.mean(track):.3f}")
         f1s, window_scores, names = [], {n: [] for n in vocal_settings}, []
-        for i, (bpm, key) in enumerate(zip(tempos[:6], keys[:6])):
+        for i, (bpm, key) in enumerate(zip(tempos, keys)):
             mid, wav = tmp / f"melody{i:02d}.mid", tmp / f"melody{i:02d}.wav"
             events, spans = melody(int(key), bpm, i, rng=rng)
             mid.write_bytes(midi_bytes(events, bpm))

@@ -6,8 +6,9 @@ pad_mode="constant"``).  As in the authors' code the mel spectrogram is of the S
 *magnitude* (not power), 128 Slaney-normalised bands from 0 Hz to 11,025 Hz
 (``librosa.filters.mel`` defaults), compressed by ``log10(1 + 10 * mel)`` by default.
 
-The STFT is batched: one strided frame view, one real FFT and one matrix product with the
-mel matrix for a whole batch of segments.
+The STFT is batched: one strided frame view and one real FFT for a whole batch of segments;
+the mel matrix is applied band group by band group, each group only to the FFT bins its
+triangles cover (an eighth of the dense product's work, same values up to float rounding).
 """
 
 from __future__ import annotations
@@ -76,6 +77,24 @@ def mel_basis() -> np.ndarray:
     return np.ascontiguousarray(mel.T, dtype=np.float32)
 
 
+MEL_GROUP = 16  # bands per block of the banded mel product
+
+
+@functools.lru_cache(maxsize=1)
+def mel_blocks() -> tuple[tuple[int, int, int, int, np.ndarray], ...]:
+    """The mel matrix as blocks (first band, end band, first bin, end bin, weights) covering
+    every nonzero weight, ``MEL_GROUP`` bands each."""
+    basis = mel_basis()
+    nonzero = basis != 0
+    blocks = []
+    for b0 in range(0, N_MELS, MEL_GROUP):
+        b1 = min(b0 + MEL_GROUP, N_MELS)
+        rows = np.flatnonzero(nonzero[:, b0:b1].any(axis=1))
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        blocks.append((b0, b1, lo, hi, np.ascontiguousarray(basis[lo:hi, b0:b1])))
+    return tuple(blocks)
+
+
 @functools.lru_cache(maxsize=1)
 def _window() -> np.ndarray:
     n = np.arange(N_FFT)
@@ -102,9 +121,12 @@ def mel_magnitude(segments: np.ndarray) -> np.ndarray:
     padded = np.pad(x, ((0, 0), (pad, pad)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
     spectrum = scipy.fft.rfft(frames * _window(), axis=-1, workers=1)
-    magnitude = np.abs(spectrum)
-    n, t, f = magnitude.shape
-    return (magnitude.reshape(n * t, f) @ mel_basis()).reshape(n, t, N_MELS)
+    n, t, f = spectrum.shape
+    magnitude = np.abs(spectrum).reshape(n * t, f)
+    mel = np.empty((n * t, N_MELS), dtype=np.float32)
+    for b0, b1, lo, hi, weights in mel_blocks():
+        np.matmul(magnitude[:, lo:hi], weights, out=mel[:, b0:b1])
+    return mel.reshape(n, t, N_MELS)
 
 
 def compress(mel: np.ndarray, *, params: FeatureParams) -> np.ndarray:

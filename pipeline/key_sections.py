@@ -52,7 +52,8 @@ def block_sums(frames: np.ndarray, block_frames: int) -> np.ndarray:
     return padded.reshape(frames.shape[0], n_blocks, block_frames).sum(axis=2)
 
 
-def local_key_scores(blocks: np.ndarray, context_blocks: int) -> np.ndarray:
+def local_key_scores(blocks: np.ndarray, context_blocks: int,
+                     profile: str = "krumhansl") -> np.ndarray:
     """KS correlations of the chroma of ``context_blocks`` blocks around each block.
 
     Returns np.ndarray [shape=(24, n_blocks)].
@@ -63,7 +64,7 @@ def local_key_scores(blocks: np.ndarray, context_blocks: int) -> np.ndarray:
     csum = np.concatenate([np.zeros((blocks.shape[0], 1)), np.cumsum(blocks, axis=1)], axis=1)
     lo = np.clip(np.arange(n) - context_blocks // 2, 0, n)
     hi = np.clip(np.arange(n) + context_blocks - context_blocks // 2, 0, n)
-    return key_profile_scores(csum[:, hi] - csum[:, lo])
+    return key_profile_scores(csum[:, hi] - csum[:, lo], profile)
 
 
 def key_path(scores: np.ndarray, change_penalty: float) -> np.ndarray:
@@ -96,8 +97,8 @@ def key_path(scores: np.ndarray, change_penalty: float) -> np.ndarray:
 
 
 def key_sections(frames: np.ndarray, *, hop: int, n_samples: int, block_s: float = 0.5,
-                 context_s: float = 2.0, change_penalty: float = 1.0,
-                 sr: int = SAMPLE_RATE) -> KeySections:
+                 context_s: float = 2.0, change_penalty: float = 2.0,
+                 profile: str = "albrecht", sr: int = SAMPLE_RATE) -> KeySections:
     """Cut a track into sections of one key.
 
     Parameters
@@ -108,6 +109,7 @@ def key_sections(frames: np.ndarray, *, hop: int, n_samples: int, block_s: float
     block_s : float  resolution of the key path (seconds)
     context_s : float  chroma around each block scored for its local key (seconds)
     change_penalty : float  cost of a key change in correlation units
+    profile : str  key profiles of the local scores (``pipeline.keys.PROFILES``)
 
     Returns
     -------
@@ -116,7 +118,7 @@ def key_sections(frames: np.ndarray, *, hop: int, n_samples: int, block_s: float
     block_frames = max(1, int(round(block_s * sr / hop)))
     blocks = block_sums(frames, block_frames)
     context = max(1, int(round(context_s / (block_frames * hop / sr))))
-    path = key_path(local_key_scores(blocks, context), change_penalty)
+    path = key_path(local_key_scores(blocks, context, profile), change_penalty)
     edges = np.r_[0, np.flatnonzero(np.diff(path)) + 1, len(path)]
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(blocks, axis=1)], axis=1)
     bounds = np.minimum(edges * block_frames * hop, n_samples).astype(np.int64)

@@ -2,8 +2,9 @@
 
 Chroma is computed once per file (frames on the segment grid: hop 512 at 22,050 Hz), summed
 over the frames of each segment's *context* (the segment itself, a longer window centred on
-it, or the whole track) and correlated with the 24 rotated Krumhansl-Kessler profiles; the
-estimate is the best-correlated key and its strength the winning correlation.  Essentia's
+it, its one-key section, or the whole track) and correlated with 24 rotated key profiles
+(Krumhansl-Kessler by default); the estimate is the best-correlated key, its strength the
+winning correlation and its margin the lead over the second-best key.  Essentia's
 HPCP + ``Key`` is the selectable alternative (``method="essentia"``).
 
 Key indices follow ``pipeline.music``: 0..11 major by tonic, 12..23 minor.
@@ -23,6 +24,17 @@ from .segment import HOP_LENGTH, N_FFT, SAMPLE_RATE, SEGMENT_SAMPLES
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Temperley (1999) and Albrecht & Shanahan (2013, pitch-class distributions of 490 pieces):
+# near-zero weights off the scale, so a melody's fifth-related keys separate better.
+PROFILES = {
+    "krumhansl": (KK_MAJOR, KK_MINOR),
+    "temperley": (np.array([5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0]),
+                  np.array([5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0])),
+    "albrecht": (np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009,
+                           0.080, 0.008, 0.081]),
+                 np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062,
+                           0.022, 0.061, 0.052])),
+}
 
 METHODS = ("ks", "essentia")
 CHROMAS = ("stft", "cqt", "pitch")
@@ -66,12 +78,16 @@ class KeyParams:
     frame_norm : bool
         Normalise each chroma frame to max 1 before summing (equal weight per frame)
         instead of summing energies (loud frames dominate).
+    profile : "krumhansl" | "temperley" | "albrecht"
+        Key profiles correlated with chroma for ``method="ks"`` (``PROFILES``).
     essentia_profile : str
         Profile type of essentia's ``Key`` (e.g. "bgate", "krumhansl", "edma").
     vocal_chroma : "pitch" | "stft" | "cqt"
         ``chroma`` used for vocals (``method="ks"``).
     vocal_context : "segment" | "window" | "sections" | "track"
         ``context`` used for vocals (a performance is one song, usually in one key).
+    vocal_profile : "krumhansl" | "temperley" | "albrecht"
+        ``profile`` used for vocals.
     """
 
     method: str = "ks"
@@ -82,15 +98,18 @@ class KeyParams:
     window_seconds: float = 8.0
     section_block_s: float = 0.5
     section_context_s: float = 2.0
-    change_penalty: float = 1.0
+    change_penalty: float = 2.0
     frame_norm: bool = False
+    profile: str = "albrecht"
     essentia_profile: str = "krumhansl"
     vocal_chroma: str = "pitch"
     vocal_context: str = "track"
+    vocal_profile: str = "albrecht"
 
     def __post_init__(self):
         for name, allowed in (("method", METHODS), ("chroma", CHROMAS), ("context", CONTEXTS),
-                              ("vocal_chroma", CHROMAS), ("vocal_context", CONTEXTS)):
+                              ("vocal_chroma", CHROMAS), ("vocal_context", CONTEXTS),
+                              ("profile", tuple(PROFILES)), ("vocal_profile", tuple(PROFILES))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"key.{name}: {getattr(self, name)!r} not in {allowed}")
         if self.n_fft < HOP_LENGTH or self.n_fft & (self.n_fft - 1):
@@ -106,7 +125,8 @@ class KeyParams:
 
     def for_vocals(self) -> "KeyParams":
         """These parameters with the vocal chroma and context in place of the general ones."""
-        return dataclasses.replace(self, chroma=self.vocal_chroma, context=self.vocal_context)
+        return dataclasses.replace(self, chroma=self.vocal_chroma, context=self.vocal_context,
+                                   profile=self.vocal_profile)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,26 +143,28 @@ class Chroma:
     hop: int
 
 
-def key_profiles() -> np.ndarray:
-    """The 24 rotated Krumhansl-Kessler profiles, shape (24, 12), row = key index."""
-    major = np.stack([np.roll(KK_MAJOR, t) for t in range(12)])
-    minor = np.stack([np.roll(KK_MINOR, t) for t in range(12)])
+def key_profiles(profile: str = "krumhansl") -> np.ndarray:
+    """The 24 rotated key profiles of ``PROFILES[profile]``, shape (24, 12), row = key index."""
+    major_profile, minor_profile = PROFILES[profile]
+    major = np.stack([np.roll(major_profile, t) for t in range(12)])
+    minor = np.stack([np.roll(minor_profile, t) for t in range(12)])
     return np.concatenate([major, minor])
 
 
-def key_profile_scores(chroma: np.ndarray) -> np.ndarray:
+def key_profile_scores(chroma: np.ndarray, profile: str = "krumhansl") -> np.ndarray:
     """Pearson correlation of chroma with each of the 24 key profiles.
 
     Parameters
     ----------
     chroma : np.ndarray [shape=(12,) or (12, n)]  summed chroma vector(s)
+    profile : str  a key of ``PROFILES``
 
     Returns
     -------
     scores : np.ndarray [shape=(24,) or (24, n)]  in [-1, 1]; 0 for a flat chroma
     """
     chroma = np.asarray(chroma, dtype=np.float64)
-    profiles = key_profiles()
+    profiles = key_profiles(profile)
     p = profiles - profiles.mean(axis=1, keepdims=True)
     p /= np.linalg.norm(p, axis=1, keepdims=True)
     c = chroma - chroma.mean(axis=0, keepdims=True)
@@ -338,7 +360,8 @@ def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyP
         sections = key_sections(frames, hop=chroma.hop, n_samples=n_samples,
                                 block_s=params.section_block_s,
                                 context_s=params.section_context_s,
-                                change_penalty=params.change_penalty)
+                                change_penalty=params.change_penalty,
+                                profile=params.profile)
         key, strength, margin = keys_of_sums(sections.sums, params)
         mid = np.searchsorted(sections.bounds, starts + SEGMENT_SAMPLES // 2, side="right") - 1
         mid = np.clip(mid, 0, len(key) - 1)
@@ -355,7 +378,7 @@ def keys_of_sums(sums: np.ndarray, params: KeyParams) -> tuple[np.ndarray, np.nd
     """Key, strength and margin of each summed chroma vector (12, n) by ``params.method``."""
     if params.method == "essentia":
         return _essentia_keys(sums, params.essentia_profile)
-    scores = key_profile_scores(sums)
+    scores = key_profile_scores(sums, params.profile)
     top2 = np.sort(scores, axis=0)[-2:]
     return (np.argmax(scores, axis=0).astype(np.int64), top2[1].astype(np.float64),
             (top2[1] - top2[0]).astype(np.float64))

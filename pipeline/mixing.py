@@ -42,8 +42,9 @@ class MixResult:
 def frame_rms(y: np.ndarray) -> np.ndarray:
     """Frame RMS, frames of ``N_FFT`` samples every ``HOP_LENGTH``, centred (zero padded).
 
-    Computed from the energies of hop-sized blocks (a frame is two consecutive blocks), so
-    the cost is one pass over the signal.
+    Computed from the energies of hop-sized blocks (a frame is two consecutive blocks, the
+    first and last frames one block and the zero padding), so the cost is one pass over the
+    signal.  Block energies are float32 sums of 512 squares (relative error ~1e-7).
 
     Parameters
     ----------
@@ -55,12 +56,12 @@ def frame_rms(y: np.ndarray) -> np.ndarray:
     """
     if N_FFT != 2 * HOP_LENGTH:
         raise ValueError("frame_rms assumes N_FFT == 2 * HOP_LENGTH")
-    y = np.asarray(y)
-    n_frames = 1 + len(y) // HOP_LENGTH
-    padded = np.zeros((n_frames + 1) * HOP_LENGTH, dtype=np.float64)
-    padded[HOP_LENGTH:HOP_LENGTH + len(y)] = y
-    blocks = padded.reshape(-1, HOP_LENGTH)
-    energy = np.einsum("ij,ij->i", blocks, blocks)
+    y = np.asarray(y, dtype=np.float32)
+    n_full = len(y) // HOP_LENGTH
+    blocks = y[:n_full * HOP_LENGTH].reshape(n_full, HOP_LENGTH)
+    tail = y[n_full * HOP_LENGTH:]
+    energy = np.concatenate([[0.0], np.einsum("ij,ij->i", blocks, blocks).astype(np.float64),
+                             [float(np.dot(tail, tail))]])
     return np.sqrt((energy[:-1] + energy[1:]) / N_FFT)
 
 
@@ -76,7 +77,10 @@ def _active(rms: np.ndarray, threshold: float) -> np.ndarray:
 
 def active_rms(y: np.ndarray, mask: np.ndarray) -> float:
     """Root of the mean frame power over the frames in ``mask``."""
-    rms = frame_rms(y)
+    return _masked_rms(frame_rms(y), mask)
+
+
+def _masked_rms(rms: np.ndarray, mask: np.ndarray) -> float:
     return float(np.sqrt(np.mean(rms[mask] ** 2)))
 
 
@@ -115,22 +119,21 @@ def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.
     frames_v, frames_a = frame_rms(v), frame_rms(a)
     mask_v = _active(frames_v, active_threshold)
     mask_a = _active(frames_a, active_threshold)
-    rms_v = float(np.sqrt(np.mean(frames_v[mask_v] ** 2)))
-    rms_a = float(np.sqrt(np.mean(frames_a[mask_a] ** 2)))
+    rms_v, rms_a = _masked_rms(frames_v, mask_v), _masked_rms(frames_a, mask_a)
     if rms_v < 1e-9:
         raise SilentSegmentError("silent vocal segment")
     if rms_a < 1e-9:
         raise SilentSegmentError("silent accompaniment segment")
-    gain_v, gain_a = 10 ** (snr_db / 20) / rms_v, 1.0 / rms_a
-    balanced = np.float32(gain_v) * v + np.float32(gain_a) * a
+    gain_v, gain_a = np.float32(10 ** (snr_db / 20) / rms_v), np.float32(1.0 / rms_a)
+    balanced = gain_v * v + gain_a * a
     scale = target_rms / max(active_rms(balanced, mask_v | mask_a), 1e-12)
     peak = float(np.max(np.abs(balanced))) * scale
     if peak > peak_limit:
         scale *= peak_limit / peak
-    gain_v, gain_a = gain_v * scale, gain_a * scale
-    scaled_v = np.float32(gain_v) * v
-    scaled_a = np.float32(gain_a) * a
-    mix = scaled_v + scaled_a
-    realised = 20 * np.log10(active_rms(scaled_v, mask_v) / active_rms(scaled_a, mask_a))
-    return MixResult(mix=mix, vocal_gain=float(gain_v), acc_gain=float(gain_a),
-                     snr_db=float(realised))
+    scale = np.float32(scale)
+    gain_v, gain_a = float(gain_v * scale), float(gain_a * scale)
+    mix = balanced * scale
+    # frame RMS scales with the gain, so the scaled signals' active RMS are the inputs' times
+    # the float32 gains (up to float32 rounding of the products)
+    realised = 20 * np.log10(gain_v * rms_v / (gain_a * rms_a))
+    return MixResult(mix=mix, vocal_gain=gain_v, acc_gain=gain_a, snr_db=float(realised))

@@ -223,9 +223,9 @@ def test_accompaniment_segment_keys_on_demo_truth(corpus_accompaniments):
     clean = np.concatenate([s["score"][~s["straddles"]] for s in segments])
     print(f"segment keys MIREX {score.mean():.3f}, not spanning a change {clean.mean():.3f} "
           f"(n={len(score)})")
-    # 0.85 on the default corpus (sections >= 10 s); the small one's 6-9 s sections leave
-    # more segments whose 8 s key window spans a change.
-    assert clean.mean() >= 0.8 and score.mean() >= 0.75
+    # keys by section (Viterbi key changes, Albrecht-Shanahan profiles): 0.935 / 0.956 on the
+    # small corpus, whose 6-9 s sections change key to unrelated keys
+    assert clean.mean() >= 0.9 and score.mean() >= 0.88
 
 
 def _vocal_key_scores(corpus_vocals, key):
@@ -246,13 +246,17 @@ def test_vocal_pitch_keys_beat_chroma_on_demo_truth(corpus_vocals, pitch_key_sco
     authors = _vocal_key_scores(corpus_vocals, KeyParams(n_fft=1024, power=2.0,
                                                          vocal_chroma="stft",
                                                          vocal_context="segment"))
-    print(f"vocal window keys MIREX: f0 pitch classes, track {pitch.mean():.3f}; "
-          f"chroma_stft per segment (authors) {authors.mean():.3f}")
-    assert pitch.mean() > authors.mean() + 0.1
+    krumhansl = _vocal_key_scores(corpus_vocals, KeyParams(vocal_profile="krumhansl"))
+    print(f"vocal window keys MIREX: f0 pitch classes, track {pitch.mean():.3f} (Krumhansl-"
+          f"Kessler profiles {krumhansl.mean():.3f}); chroma_stft per segment (authors) "
+          f"{authors.mean():.3f}")
+    # the profiles tie within this small corpus's noise (default corpus, exact keys:
+    # Albrecht-Shanahan 0.988, Krumhansl-Kessler 0.958; fluidsynth melodies: 1.00 / 0.74)
+    assert pitch.mean() > authors.mean() + 0.1 and krumhansl.mean() > authors.mean() + 0.1
 
 
 def test_vocal_window_keys_on_demo_truth(pitch_key_scores):
-    assert pitch_key_scores.mean() >= 0.7
+    assert pitch_key_scores.mean() >= 0.9  # 0.951
 
 
 def test_vocal_windows_start_on_true_beats(corpus_vocals):

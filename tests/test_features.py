@@ -53,3 +53,12 @@ def test_rejects_wrong_length_and_unknown_compression(rng):
         log_mel(np.zeros((1, 66150), np.float32))
     with pytest.raises(ConfigError, match="features.compression"):
         FeatureParams(compression="power")
+
+
+def test_banded_mel_blocks_cover_every_weight():
+    from pipeline.features import mel_basis, mel_blocks
+
+    rebuilt = np.zeros_like(mel_basis())
+    for b0, b1, lo, hi, weights in mel_blocks():
+        rebuilt[lo:hi, b0:b1] = weights
+    np.testing.assert_array_equal(rebuilt, mel_basis())
