@@ -57,7 +57,7 @@ def _dense_log_mel(x):
     return np.log10(1 + 10 * (mag @ mel_basis()))
 
 
-def bench_mixing(n, repeats, rng, batch=64):
+def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
     """Random vocal windows and accompaniment segments, as a mix job sees them after decoding
     (the vocal beat grid is placed by the analysis stage: see bench_analysis.py)."""
     vocals = (0.1 * rng.standard_normal((n, SEGMENT_SAMPLES))).astype(np.float32)
@@ -87,7 +87,11 @@ def bench_mixing(n, repeats, rng, batch=64):
     for name, (per_s, xrt) in rows.items():
         print(f"  {name:34s} {per_s:8.0f} pairs/s/core  {xrt:8.0f} x realtime")
     dense, banded = rows["log-mel x1, dense mel product"][0], rows["log-mel x1 (banded, as shipped)"][0]
-    print(f"  banded / dense log-mel speed: {banded / dense:.2f}x")
+    print(f"  banded / dense log-mel speed: {banded / dense:.2f}x (dense: one batch of {n})")
+    for size in (8, 64):
+        t = _median_time(lambda: log_mel(vocals, params=FeatureParams(batch_size=size)), repeats)
+        print(f"  log-mel x1, batches of {size:3d}        {n / t:8.0f} pairs/s/core  "
+              f"{seconds / t:8.0f} x realtime")
 
 
 def bench_join(n_windows, rng, n_segments=60000, n_tracks=150):
