@@ -29,6 +29,7 @@ from pipeline import audio  # noqa: E402
 from pipeline.analysis import analyze_accompaniment, analyze_vocal  # noqa: E402
 from pipeline.beats import TempoParams  # noqa: E402
 from pipeline.keys import KeyParams  # noqa: E402
+from pipeline.mashup import MashupParams  # noqa: E402
 from pipeline.mir_eval_utils import (frame_f1, intervals_to_frames, mirex_key_score,  # noqa: E402
                                      tempo_match, tempo_octave_error)
 from pipeline.music import KEY_NAMES, is_minor, scale_pitch_classes, tonic  # noqa: E402
@@ -181,14 +182,20 @@ def main(argv=None) -> int:
             ref = np.array([b for _, b, _ in pieces])
             print(f"tempo {name:9s}: within 4% {tempo_match(est, ref).mean():.0%}, "
                   f"octave errors {tempo_octave_error(est, ref).mean():.0%}")
+        join = MashupParams()
         for name, kp in key_settings.items():
-            track, seg = [], []
+            track, seg, kept = [], [], []
             for y, _, key in pieces:
                 res = analyze_accompaniment(y, tempo=TempoParams(), key=kp)
                 track.append(mirex_key_score(res.track_key, key)[0])
                 seg.extend(mirex_key_score(res.key, np.full(len(res.key), key)))
+                usable = (res.change_margin_s >= join.key_change_margin_s) & \
+                    (res.key_margin >= join.min_key_margin)
+                kept.extend(np.where(usable, res.key == key, np.nan))
+            kept = np.array(kept)
             print(f"key {name:36s}: segments MIREX {np.mean(seg):.3f} (n={len(seg)}), "
-                  f"tracks {np.mean(track):.3f}")
+                  f"tracks {np.mean(track):.3f}; the join would use {np.mean(~np.isnan(kept)):.2f}"
+                  f" of the segments, {np.nanmean(kept):.3f} of them in the right key")
         f1s, window_scores, names = [], {n: [] for n in vocal_settings}, []
         for i, (bpm, key) in enumerate(zip(tempos, keys)):
             mid, wav = tmp / f"melody{i:02d}.mid", tmp / f"melody{i:02d}.wav"

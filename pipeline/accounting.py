@@ -19,11 +19,20 @@ def _read_all(paths) -> pd.DataFrame:
 
 
 def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.DataFrame,
-            split: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+            split: pd.DataFrame, index: pd.DataFrame,
+            unmatched: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build the accounting table from manifests, skip tables, the split and the dataset index.
 
-    ``skipped`` holds every skip record (ingest and analysis); ``index`` the dataset's rows.
+    ``skipped`` holds every skip record (ingest and analysis); ``index`` the dataset's rows;
+    ``unmatched`` the join's unmatched windows, whose reasons name why a performance none of
+    whose windows was paired was dropped.
     """
+    why = {}
+    if unmatched is not None and not unmatched.empty:
+        for perf, reasons in unmatched.groupby("perf_id")["reason"]:
+            counts = reasons.value_counts()
+            why[perf] = (str(counts.index[0]), ", ".join(f"{n} windows {r}"
+                                                         for r, n in counts.items()))
     rows = []
     skip_by = {}
     for rec in skipped.to_dict("records"):
@@ -46,6 +55,10 @@ def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.Data
             elif corpus == "vocals" and subset.get(rec["id"], "unused") == "unused":
                 rows.append({**base, "status": "skipped", "stage": "split",
                              "reason": "singer not selected", "detail": ""})
+            elif corpus == "vocals" and rec["id"] in why:
+                reason, detail = why[rec["id"]]
+                rows.append({**base, "status": "skipped", "stage": "join", "reason": reason,
+                             "detail": detail})
             else:
                 reason = ("no mashable accompaniment segment" if corpus == "vocals"
                           else "no segment chosen by the join")

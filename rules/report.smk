@@ -32,6 +32,7 @@ rule account:
         skipped=vocal_skipped,
         acc_skipped=accompaniment_tables("skipped.parquet"),
         index=f"{DATASET}/index.parquet",
+        unmatched=f"{DATASET}/unmatched.parquet",
     output:
         ACCOUNTING,
     log:
@@ -44,4 +45,5 @@ rule account:
         "../environment.yml"
     shell:
         "python -m pipeline account --manifests $(dirname {input.manifests}) "
-        "--skipped {input.skipped} {input.acc_skipped} --index {input.index} --out {output} > {log} 2>&1"
+        "--skipped {input.skipped} {input.acc_skipped} --index {input.index} "
+        "--unmatched {input.unmatched} --out {output} > {log} 2>&1"

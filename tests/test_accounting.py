@@ -22,3 +22,16 @@ def test_every_input_has_one_row_and_counts_add_up():
     assert status["z"] == ("skipped", "ingest", "empty file")
     assert status["t2"][0] == "skipped" and status["t1"][0] == "used"
     assert summary(table)["files"].sum() == len(table)
+
+
+def test_a_performance_without_pairs_gets_its_windows_reasons():
+    vocals = pd.DataFrame({"id": ["a", "d"], "path": ["A", "D"]})
+    acc = pd.DataFrame({"id": ["t1"], "path": ["T1"]})
+    split = pd.DataFrame({"id": ["a", "d"], "subset": ["train", "train"]})
+    index = pd.DataFrame({"perf_id": ["a"], "acc_track": ["t1"]})
+    unmatched = pd.DataFrame({"perf_id": ["d", "d", "d"],
+                              "reason": ["ambiguous key", "ambiguous key", "no key match"]})
+    table = account(vocals, acc, pd.DataFrame(), split, index, unmatched).set_index("id")
+    assert table.loc["d", "reason"] == "ambiguous key"
+    assert table.loc["d", "detail"] == "2 windows ambiguous key, 1 windows no key match"
+    assert table.loc["a", "status"] == "used"

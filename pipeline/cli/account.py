@@ -18,6 +18,8 @@ def add_arguments(parser):
     parser.add_argument("--manifests", required=True, help="manifests folder (vocals, accompaniments, skipped, split)")
     parser.add_argument("--skipped", nargs="*", default=[], help="analysis skipped tables")
     parser.add_argument("--index", required=True, help="the dataset's index.parquet")
+    parser.add_argument("--unmatched", help="the join's unmatched.parquet (reasons for "
+                                            "performances without a pair)")
     parser.add_argument("--out", required=True, help="accounting.parquet (a .csv is written beside it)")
 
 
@@ -26,7 +28,8 @@ def run(args) -> int:
     skipped = _read_all([m / "skipped.parquet", *args.skipped])
     table = account(pd.read_parquet(m / "vocals.parquet"),
                     pd.read_parquet(m / "accompaniments.parquet"), skipped,
-                    pd.read_parquet(m / "split.parquet"), pd.read_parquet(args.index))
+                    pd.read_parquet(m / "split.parquet"), pd.read_parquet(args.index),
+                    pd.read_parquet(args.unmatched) if args.unmatched else None)
     write_parquet(args.out, table)
     write_text(Path(args.out).with_suffix(".csv"), table.to_csv(index=False))
     counts = summary(table)
