@@ -37,35 +37,39 @@ from pipeline.mir_eval_utils import score_accompaniment, score_vocal  # noqa: E4
 from pipeline.segment import SAMPLE_RATE  # noqa: E402
 from pipeline.svd import SvdParams, detect_voiced_windows  # noqa: E402
 
-ACC_KEY_SETTINGS = {  # accompaniment segments: chroma / context
-    "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0, context="segment"),
-    "ks stft2048 power segment": KeyParams(n_fft=2048, power=2.0, context="segment"),
-    "ks stft2048 mag segment": KeyParams(n_fft=2048, power=1.0, context="segment"),
+KK = {"profile": "krumhansl"}  # the Krumhansl-Kessler profiles of the paper
+ACC_KEY_SETTINGS = {  # accompaniment segments: chroma / context / profile
+    "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0, context="segment",
+                                                     **KK),
+    "ks stft2048 power segment": KeyParams(n_fft=2048, power=2.0, context="segment", **KK),
+    "ks stft2048 mag segment": KeyParams(n_fft=2048, power=1.0, context="segment", **KK),
     "ks stft2048 mag window6": KeyParams(n_fft=2048, power=1.0, context="window",
-                                         window_seconds=6.0),
-    "ks stft2048 mag window12": KeyParams(n_fft=2048, power=1.0, context="window"),
-    "ks stft2048 mag track": KeyParams(n_fft=2048, power=1.0, context="track"),
-    "ks cqt segment": KeyParams(chroma="cqt", context="segment"),
+                                         window_seconds=6.0, **KK),
+    "ks stft4096 mag window8 (before sections)": KeyParams(context="window", **KK),
+    "ks stft2048 mag track": KeyParams(n_fft=2048, power=1.0, context="track", **KK),
+    "ks cqt segment": KeyParams(chroma="cqt", context="segment", **KK),
     "essentia krumhansl segment": KeyParams(method="essentia", essentia_profile="krumhansl",
                                             context="segment"),
     "essentia bgate segment": KeyParams(method="essentia", essentia_profile="bgate",
                                         context="segment"),
-    "default": KeyParams(),
+    "ks sections krumhansl": KeyParams(**KK),
+    "default (sections, albrecht)": KeyParams(),
 }
-VOCAL_KEY_SETTINGS = {  # vocal windows: vocal_chroma / vocal_context
-    "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0,
-                                                     vocal_chroma="stft", vocal_context="segment"),
+VKK = {"vocal_profile": "krumhansl"}
+VOCAL_KEY_SETTINGS = {  # vocal windows: vocal_chroma / vocal_context / vocal_profile
+    "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0, vocal_chroma="stft",
+                                                     vocal_context="segment", **VKK),
     "ks stft2048 mag segment": KeyParams(n_fft=2048, power=1.0, vocal_chroma="stft",
-                                         vocal_context="segment"),
+                                         vocal_context="segment", **VKK),
     "ks stft2048 mag track": KeyParams(n_fft=2048, power=1.0, vocal_chroma="stft",
-                                       vocal_context="track"),
-    "ks cqt track": KeyParams(vocal_chroma="cqt", vocal_context="track"),
-    "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment"),
-    "ks pitch window12": KeyParams(vocal_chroma="pitch", vocal_context="window"),
-    "ks pitch track": KeyParams(vocal_chroma="pitch", vocal_context="track"),
+                                       vocal_context="track", **VKK),
+    "ks cqt track": KeyParams(vocal_chroma="cqt", vocal_context="track", **VKK),
+    "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment", **VKK),
+    "ks pitch window8": KeyParams(vocal_chroma="pitch", vocal_context="window", **VKK),
+    "ks pitch track krumhansl": KeyParams(vocal_chroma="pitch", vocal_context="track", **VKK),
     "essentia krumhansl track": KeyParams(method="essentia", essentia_profile="krumhansl",
                                           vocal_context="track"),
-    "default": KeyParams(),
+    "default (pitch track, albrecht)": KeyParams(),
 }
 SVD_SETTINGS = {"absolute 0.04 (authors)": SvdParams(threshold_mode="absolute"),
                 "relative 20 dB (default)": SvdParams(),

@@ -140,29 +140,30 @@ def main(argv=None) -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     tempos = np.linspace(70, 170, args.pieces).round()
     keys = rng.permutation(24)[: args.pieces]
+    kk = {"profile": "krumhansl"}
     key_settings = {
         "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0,
-                                                         context="segment"),
-        "ks stft2048 mag segment": KeyParams(n_fft=2048, power=1.0, context="segment"),
+                                                         context="segment", **kk),
+        "ks stft2048 mag segment": KeyParams(n_fft=2048, power=1.0, context="segment", **kk),
         "ks stft2048 mag window6": KeyParams(n_fft=2048, power=1.0, context="window",
-                                             window_seconds=6.0),
-        "ks cqt segment": KeyParams(chroma="cqt", context="segment"),
+                                             window_seconds=6.0, **kk),
+        "ks cqt segment": KeyParams(chroma="cqt", context="segment", **kk),
         "essentia krumhansl segment": KeyParams(method="essentia", essentia_profile="krumhansl",
                                                 context="segment"),
         "essentia bgate segment": KeyParams(method="essentia", essentia_profile="bgate",
                                             context="segment"),
-        "ks window8 (previous default)": KeyParams(context="window"),
-        "ks sections albrecht": KeyParams(profile="albrecht"),
+        "ks window8 krumhansl (previous default)": KeyParams(context="window", **kk),
+        "ks sections krumhansl": KeyParams(**kk),
         "ks sections temperley": KeyParams(profile="temperley"),
-        "default (ks sections krumhansl)": KeyParams()}
+        "default (ks sections albrecht)": KeyParams()}
+    vkk = {"vocal_profile": "krumhansl"}
     vocal_settings = {
         "ks stft1024 power segment (authors)": KeyParams(n_fft=1024, power=2.0,
                                                          vocal_chroma="stft",
-                                                         vocal_context="segment"),
-        "ks stft2048 mag track": KeyParams(vocal_chroma="stft", n_fft=2048, power=1.0),
-        "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment",
-                                      vocal_profile="krumhansl"),
-        "ks pitch track krumhansl": KeyParams(vocal_profile="krumhansl"),
+                                                         vocal_context="segment", **vkk),
+        "ks stft2048 mag track": KeyParams(vocal_chroma="stft", n_fft=2048, power=1.0, **vkk),
+        "ks pitch segment": KeyParams(vocal_chroma="pitch", vocal_context="segment", **vkk),
+        "ks pitch track krumhansl": KeyParams(**vkk),
         "ks pitch track temperley": KeyParams(vocal_profile="temperley"),
         "essentia krumhansl track": KeyParams(method="essentia", essentia_profile="krumhansl"),
         "default (ks pitch track albrecht)": KeyParams()}

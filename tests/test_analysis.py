@@ -244,6 +244,7 @@ def pitch_key_scores(corpus_vocals):
 def test_vocal_pitch_keys_beat_chroma_on_demo_truth(corpus_vocals, pitch_key_scores):
     pitch = pitch_key_scores
     authors = _vocal_key_scores(corpus_vocals, KeyParams(n_fft=1024, power=2.0,
+                                                         vocal_profile="krumhansl",
                                                          vocal_chroma="stft",
                                                          vocal_context="segment"))
     krumhansl = _vocal_key_scores(corpus_vocals, KeyParams(vocal_profile="krumhansl"))

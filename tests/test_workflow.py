@@ -113,7 +113,9 @@ def test_mixes_share_tempo_and_key_by_ground_truth(run):
     print(f"ground truth: same tempo {same_tempo.mean():.3f}, same key {same_key.mean():.3f} "
           f"of {len(index)} mixes")
     assert same_tempo.all()
-    assert same_key.mean() >= 0.8
+    # 0.986 here and on the default corpus: the key estimators' errors (vocal keys, key
+    # changes found a little late), not the join, which pairs equal estimates only
+    assert same_key.mean() >= 0.95
 
 
 def test_models_learn_singers_well_above_chance(run):
