@@ -90,8 +90,8 @@ def confident_segments(segments: pd.DataFrame, *, change_margin_s: float = -np.i
     ``key_margin`` of the analysis; a table without them keeps every segment).
 
     On the demo corpus a 0.5 s margin from changes found by ``pipeline.key_sections`` and a
-    key margin of 0.05 leave segments 99 % truly in their estimated key over their whole
-    length (all segments: 70 %).
+    key margin of 0.05 keep 69 % of the segments, 98.8 % of them truly in their estimated key
+    over their whole length (all segments: 79 %).
     """
     keep = np.ones(len(segments), dtype=bool)
     if "change_margin_s" in segments:
