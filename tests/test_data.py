@@ -59,11 +59,6 @@ def write_dataset(path, rng, *, train_singers=6, test_singers=2, train_perfs=3, 
 
 
 @pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
 def dataset(tmp_path, rng):
     return write_dataset(tmp_path / "v1", rng)
 

@@ -19,11 +19,6 @@ NORM = {"mono": {"mean": 0.5, "std": 0.7}, "mix": {"mean": 0.8, "std": 0.9}}
 
 
 @pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
 def cross_model(tmp_path):
     torch.manual_seed(0)
     model = EmbeddingModel("cross", normalisation=NORM)

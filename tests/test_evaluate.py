@@ -40,11 +40,6 @@ def write_dataset(path, rng, *, n_test=N_TEST, n_train=N_TRAIN, windows=WINDOWS)
 
 
 @pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
 def dataset(tmp_path, rng):
     return write_dataset(tmp_path / "v1", rng)
 

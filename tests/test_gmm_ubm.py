@@ -11,11 +11,6 @@ from pipeline.evaluate import EvalParams
 from pipeline.errors import PipelineError
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def toy_ubm(weights, means, variances):
     ubm = GaussianMixture(n_components=len(weights), covariance_type="diag")
     ubm.weights_ = np.asarray(weights, float)

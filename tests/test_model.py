@@ -14,11 +14,6 @@ from pipeline.model import (EmbeddingModel, ModelConfig, embed_mels, hinge_rank_
 NORM = {"mono": {"mean": 1.0, "std": 2.0}, "mix": {"mean": -0.5, "std": 0.5}}
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def n_params(module):
     return sum(p.numel() for p in module.parameters())
 

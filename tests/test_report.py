@@ -17,11 +17,6 @@ MODELS = ["MONO", "MIXED", "CROSS"]
 METRICS = ["top1", "top5", "p@5", "r@5", "map"]
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def metrics_table(rng):
     records = []
     for model in MODELS + ["GMM-UBM", "random", "chance"]:

@@ -21,6 +21,24 @@ def add_params_argument(parser, section: str) -> None:
              "(missing keys take their defaults)")
 
 
+def add_shard_arguments(parser, *, manifest: str, prefix_example: str, params_help: str) -> None:
+    """``--manifest``, ``--shard``, ``--out-prefix`` and ``--params`` of a per-shard stage."""
+    parser.add_argument("--manifest", required=True, help=manifest)
+    parser.add_argument("--shard", required=True, type=int, help="shard number k")
+    parser.add_argument("--out-prefix", required=True,
+                        help=f"output prefix, e.g. {prefix_example}")
+    parser.add_argument("--params", default="{}", metavar="JSON|@FILE",
+                        help=f"{params_help} or @path to JSON/YAML")
+
+
+def read_shard(manifest_path, shard: int):
+    """The rows of manifest shard ``shard``, renumbered from 0."""
+    import pandas as pd
+
+    manifest = pd.read_parquet(manifest_path)
+    return manifest[manifest["shard"] == shard].reset_index(drop=True)
+
+
 def load_params_dict(text: str) -> dict:
     """Parse a ``--params`` value: a JSON object, or ``@path`` to a JSON or YAML file."""
     if text.startswith("@"):

@@ -7,28 +7,22 @@ accompaniments, float32, concatenated) and PREFIX.skipped.parquet.
 
 import logging
 
-import pandas as pd
-
 from ..analysis import analysis_params, analyze_accompaniment_shard
 from ..atomic import write_npy, write_parquet
-from ._common import load_params_dict
+from ._common import add_shard_arguments, load_params_dict, read_shard
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
-    parser.add_argument("--manifest", required=True, help="manifests/accompaniments.parquet")
-    parser.add_argument("--shard", required=True, type=int, help="shard number k")
-    parser.add_argument("--out-prefix", required=True,
-                        help="output prefix, e.g. results/analysis/accompaniments/0")
-    parser.add_argument("--params", default="{}", metavar="JSON|@FILE",
-                        help='{"key": {...}, "tempo": {...}} or @path to JSON/YAML')
+    add_shard_arguments(parser, manifest="manifests/accompaniments.parquet",
+                        prefix_example="results/analysis/accompaniments/0",
+                        params_help='{"key": {...}, "tempo": {...}}')
 
 
 def run(args) -> int:
     _, key, tempo = analysis_params(load_params_dict(args.params))
-    manifest = pd.read_parquet(args.manifest)
-    shard = manifest[manifest["shard"] == args.shard].reset_index(drop=True)
+    shard = read_shard(args.manifest, args.shard)
     segments, tracks, audio, skipped = analyze_accompaniment_shard(shard, key, tempo)
     write_npy(f"{args.out_prefix}.audio.npy", audio)
     write_parquet(f"{args.out_prefix}.tracks.parquet", tracks)

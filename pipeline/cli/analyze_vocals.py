@@ -8,28 +8,22 @@ names; missing keys take their defaults).
 
 import logging
 
-import pandas as pd
-
 from ..analysis import analysis_params, analyze_vocal_shard
 from ..atomic import write_parquet
-from ._common import load_params_dict
+from ._common import add_shard_arguments, load_params_dict, read_shard
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
-    parser.add_argument("--manifest", required=True, help="manifests/vocals.parquet")
-    parser.add_argument("--shard", required=True, type=int, help="shard number k")
-    parser.add_argument("--out-prefix", required=True,
-                        help="output prefix, e.g. results/analysis/vocals/3")
-    parser.add_argument("--params", default="{}", metavar="JSON|@FILE",
-                        help='{"svd": {...}, "key": {...}, "tempo": {...}} or @path to JSON/YAML')
+    add_shard_arguments(parser, manifest="manifests/vocals.parquet",
+                        prefix_example="results/analysis/vocals/3",
+                        params_help='{"svd": {...}, "key": {...}, "tempo": {...}}')
 
 
 def run(args) -> int:
     svd, key, tempo = analysis_params(load_params_dict(args.params))
-    manifest = pd.read_parquet(args.manifest)
-    shard = manifest[manifest["shard"] == args.shard].reset_index(drop=True)
+    shard = read_shard(args.manifest, args.shard)
     windows, skipped = analyze_vocal_shard(shard, svd, key, tempo)
     write_parquet(f"{args.out_prefix}.windows.parquet", windows)
     write_parquet(f"{args.out_prefix}.skipped.parquet", skipped)
