@@ -2,17 +2,18 @@
 
 A segment's key estimated from a context that slides across a key change mixes two keys.
 Instead the track is cut into sections of one key: chroma is summed into blocks of
-``block_s`` seconds; each block gets the 24 Krumhansl-Schmuckler correlations of the chroma
-in ``context_s`` seconds around it; the key path maximising the summed correlation minus
+``block_s`` seconds; each block gets the 24 key-profile correlations of the chroma in
+``context_s`` seconds around it; the key path maximising the summed correlation minus
 ``change_penalty`` per key change is decoded by dynamic programming (an HMM with a uniform
 switching cost, as in key-tracking work since Noland & Sandler); each section's key is then
 estimated from all of its chroma.  A segment takes the key of the section holding its
 midpoint, and its *change margin* says how far it lies from a detected change (negative when
 a change falls inside it), so the join can keep only segments well inside one key.
 
-On the demo corpus (a key change every ~10 s) this keeps 63 % of the segments at 0.5 s from
-any change with 97.5 % truly in the estimated key over their whole length; the 8-s sliding
-window with a 1.5-s stability filter kept 60 % at 92 %.
+On the demo corpus (a key change every ~10 s), with the default settings (Albrecht-Shanahan
+profiles, penalty 2), 70 % of the segments lie at least 0.5 s from any detected change and
+98.9 % of those are truly in their estimated key over their whole length; the earlier 8-s
+sliding window with a 1.5-s stability filter kept 60 % at 92 %.
 """
 
 from __future__ import annotations

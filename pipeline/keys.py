@@ -3,7 +3,7 @@
 Chroma is computed once per file (frames on the segment grid: hop 512 at 22,050 Hz), summed
 over the frames of each segment's *context* (the segment itself, a longer window centred on
 it, its one-key section, or the whole track) and correlated with 24 rotated key profiles
-(Krumhansl-Kessler by default); the estimate is the best-correlated key, its strength the
+(Albrecht-Shanahan by default, Krumhansl-Kessler as in the paper); the estimate is the best-correlated key, its strength the
 winning correlation and its margin the lead over the second-best key.  Essentia's
 HPCP + ``Key`` is the selectable alternative (``method="essentia"``).
 
@@ -171,24 +171,6 @@ def key_profile_scores(chroma: np.ndarray, profile: str = "krumhansl") -> np.nda
     norm = np.linalg.norm(c, axis=0, keepdims=True)
     c = np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
     return p @ c
-
-
-def estimate_key(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Krumhansl-Schmuckler: best key index and its correlation per chroma vector.
-
-    Parameters
-    ----------
-    chroma : np.ndarray [shape=(12,) or (12, n)]
-
-    Returns
-    -------
-    key : int or np.ndarray [shape=(n,)]  0..23
-    strength : float or np.ndarray [shape=(n,)]  the winning correlation
-    """
-    scores = key_profile_scores(chroma)
-    key = np.argmax(scores, axis=0)
-    return key, np.take_along_axis(scores, key[None], axis=0)[0] if scores.ndim == 2 \
-        else scores[key]
 
 
 def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, power: float = 2.0) -> np.ndarray:

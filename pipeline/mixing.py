@@ -31,7 +31,8 @@ class SilentSegmentError(PipelineError):
 
 @dataclasses.dataclass(frozen=True)
 class MixResult:
-    """One mix and its gains: ``mix = vocal_gain * vocal + acc_gain * accompaniment``."""
+    """One mix and its gains: ``mix = vocal_gain * vocal + acc_gain * accompaniment`` (up to
+    float32 rounding)."""
 
     mix: np.ndarray
     vocal_gain: float

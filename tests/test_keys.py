@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.keys import (KeyParams, compute_chroma, context_bounds, estimate_key,
+from pipeline.keys import (KeyParams, compute_chroma, context_bounds, keys_of_sums,
                            key_profile_scores, key_profiles, segment_keys, track_key)
 from pipeline.music import key_index
 from pipeline.segment import SAMPLE_RATE as SR
@@ -16,8 +16,9 @@ def test_profile_scores_identify_every_key_from_its_own_profile():
     assert scores.shape == (24, 24)
     np.testing.assert_array_equal(np.argmax(scores, axis=0), np.arange(24))
     np.testing.assert_allclose(np.diag(scores), 1.0)
-    key, strength = estimate_key(profiles[key_index("C# minor")])
-    assert key == 13 and strength == pytest.approx(1.0)
+    key, strength, margin = keys_of_sums(profiles[[13]].T, KeyParams(profile="krumhansl"))
+    assert key[0] == 13 and strength[0] == pytest.approx(1.0)
+    assert margin[0] == pytest.approx(1.0 - np.sort(scores[:, 13])[-2])
 
 
 def test_profile_scores_flat_chroma_is_zero():
@@ -28,7 +29,7 @@ def test_profile_scores_flat_chroma_is_zero():
 def test_c_major_triad_chroma_scores_c_major_first():
     chroma = np.zeros(12)
     chroma[[0, 4, 7]] = 1.0
-    assert estimate_key(chroma)[0] == 0
+    assert keys_of_sums(chroma[:, None], KeyParams(profile="krumhansl"))[0][0] == 0
 
 
 SHARP = {"n_fft": 2048, "power": 1.0}  # chroma_stft settings that resolve low notes
