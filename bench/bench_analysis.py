@@ -28,14 +28,14 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import audio  # noqa: E402
-from pipeline.analysis import analyze_vocal  # noqa: E402
+from pipeline.analysis.keys import KeyParams, compute_chroma, segment_keys, track_key  # noqa: E402
+from pipeline.analysis.scoring import score_accompaniment, score_vocal  # noqa: E402
+from pipeline.analysis.stage import analyze_vocal  # noqa: E402
+from pipeline.analysis.tempo import TempoParams, track_beats  # noqa: E402
+from pipeline.analysis.voicing import SvdParams, detect_voiced_windows  # noqa: E402
+from pipeline.core import audio  # noqa: E402
+from pipeline.core.segment import SAMPLE_RATE  # noqa: E402
 from pipeline.sources import load_accompaniment  # noqa: E402
-from pipeline.beats import TempoParams, track_beats  # noqa: E402
-from pipeline.keys import KeyParams, compute_chroma, segment_keys, track_key  # noqa: E402
-from pipeline.mir_eval_utils import score_accompaniment, score_vocal  # noqa: E402
-from pipeline.segment import SAMPLE_RATE  # noqa: E402
-from pipeline.svd import SvdParams, detect_voiced_windows  # noqa: E402
 
 KK = {"profile": "krumhansl"}  # the Krumhansl-Kessler profiles of the paper
 ACC_KEY_SETTINGS = {  # accompaniment segments: chroma / context / profile

@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.audio import load_audio  # noqa: E402
+from pipeline.core.audio import load_audio  # noqa: E402
 from pipeline.demo import generate_corpus, preset  # noqa: E402
 
 

@@ -32,9 +32,9 @@ import scipy.fft  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.features import FeatureParams, log_mel  # noqa: E402
-from pipeline.mixing import mix_pair  # noqa: E402
-from pipeline.segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES  # noqa: E402
+from pipeline.core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES  # noqa: E402
+from pipeline.dataset.features import FeatureParams, log_mel  # noqa: E402
+from pipeline.mashup.mixing import mix_pair  # noqa: E402
 
 
 def _median_time(fn, repeats):
@@ -48,8 +48,8 @@ def _median_time(fn, repeats):
 
 def _dense_log_mel(x):
     """The straightforward log-mel (dense mel product), for the ratio to the banded one."""
-    from pipeline.features import _window, mel_basis
-    from pipeline.segment import HOP_LENGTH, N_FFT
+    from pipeline.core.segment import HOP_LENGTH, N_FFT
+    from pipeline.dataset.features import _window, mel_basis
 
     padded = np.pad(x, ((0, 0), (N_FFT // 2, N_FFT // 2)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
@@ -98,7 +98,7 @@ def bench_join(n_windows, rng, n_segments=60000, n_tracks=150):
     """Join throughput on random tables of musdb-like size (tolerance 2 BPM, relative keys)."""
     import pandas as pd
 
-    from pipeline.join import join_windows
+    from pipeline.mashup.join import join_windows
 
     perf = rng.integers(0, n_windows // 10, n_windows)
     windows = pd.DataFrame({"perf_id": [f"p{p:06d}" for p in perf], "singer": [f"s{p // 10}" for p in perf],
@@ -168,7 +168,7 @@ def check_against_truth(dataset, truth):
     close the vocal starts are to true vocal beats (demo corpus only)."""
     import pandas as pd
 
-    from pipeline.music import key_index
+    from pipeline.core.music import key_index
 
     index = pd.read_parquet(Path(dataset) / "index.parquet")
     vocals = pd.read_parquet(Path(truth) / "vocals.parquet").set_index("perf_key")

@@ -7,7 +7,7 @@ then prints medians of several repeats:
   batches (batch 32, 1 positive + 4 negatives = 192 segments), with 1 and 2 threads;
 - loader: segments/s of ``TripletBatches`` reading memory-mapped shards (no model), which
   must be at least 5x the model's consumption so training is compute-bound;
-- one metric-learning epoch through ``pipeline.train.fit`` (wall time);
+- one metric-learning epoch through ``pipeline.train.loop.fit`` (wall time);
 - peak resident memory of the process.
 
 Usage: python bench/bench_train.py [--singers 24] [--repeats 5]
@@ -30,8 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import data, train  # noqa: E402
-from pipeline.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
+from pipeline.train import loop as train
+from pipeline.train import sampling as data  # noqa: E402
+from pipeline.train.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
 
 
 def write_random_dataset(path: Path, *, singers: int, perfs: int = 4, windows: int = 10,

@@ -25,15 +25,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import audio  # noqa: E402
-from pipeline.analysis import analyze_accompaniment, analyze_vocal  # noqa: E402
-from pipeline.beats import TempoParams  # noqa: E402
-from pipeline.keys import KeyParams  # noqa: E402
-from pipeline.mashup import MashupParams  # noqa: E402
-from pipeline.mir_eval_utils import (frame_f1, intervals_to_frames, mirex_key_score,  # noqa: E402
-                                     tempo_match, tempo_octave_error)
-from pipeline.music import KEY_NAMES, is_minor, scale_pitch_classes, tonic  # noqa: E402
-from pipeline.svd import SvdParams, frame_rms, rms_threshold, voiced_frames  # noqa: E402
+from pipeline.analysis.keys import KeyParams  # noqa: E402
+from pipeline.analysis.scoring import (  # noqa: E402
+    frame_f1,
+    intervals_to_frames,
+    mirex_key_score,
+    tempo_match,
+    tempo_octave_error,
+)
+from pipeline.analysis.stage import analyze_accompaniment, analyze_vocal  # noqa: E402
+from pipeline.analysis.tempo import TempoParams  # noqa: E402
+from pipeline.analysis.voicing import SvdParams, frame_rms, rms_threshold, voiced_frames  # noqa: E402
+from pipeline.core import audio  # noqa: E402
+from pipeline.core.music import KEY_NAMES, is_minor, scale_pitch_classes, tonic  # noqa: E402
+from pipeline.mashup.mix import MashupParams  # noqa: E402
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TICKS = 480  # per quarter note

@@ -6,7 +6,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(workflow.basedir)))
 
-from pipeline.config import DATA_SECTIONS, check_paths, dataset_version, validate_config  # noqa: E402
+from pipeline.core.config import DATA_SECTIONS, check_paths, dataset_version, validate_config  # noqa: E402
 
 # Validation first: a bad value fails here, before any job, naming the key.
 validate_config(config, schema=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")

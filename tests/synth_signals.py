@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from pipeline.music import is_minor, tonic
-from pipeline.segment import SAMPLE_RATE as SR
+from pipeline.core.music import is_minor, tonic
+from pipeline.core.segment import SAMPLE_RATE as SR
 
 
 def midi_hz(m: float) -> float:
@@ -44,7 +44,7 @@ def clicks(bpm: float, seconds: float, rng, first_s: float = 0.5, amp: float = 0
 def sung_phrases(key: int, seconds: float, *, phrase_s: float = 4.0, gap_s: float = 2.0,
                  amp: float = 0.2) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Scale-tone 'phrases' separated by silence; returns samples and voiced (start, end) s."""
-    from pipeline.music import scale_pitch_classes
+    from pipeline.core.music import scale_pitch_classes
 
     pcs = scale_pitch_classes(key)
     melody = [pcs[i] for i in (0, 2, 4, 2, 0, 4, 3, 1, 0)]

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from pipeline.accounting import account, summary
+from pipeline.report.accounting import account, summary
 
 
 def test_every_input_has_one_row_and_counts_add_up():

@@ -3,18 +3,24 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from audio_fixtures import write_aac, write_wav
-from pipeline.analysis import (SEGMENT_COLUMNS, SKIPPED_COLUMNS, TRACK_COLUMNS, WINDOW_COLUMNS,
-                               analysis_params, analyze_accompaniment_shard,
-                               analyze_vocal_shard)
-from pipeline.cli import main
-from pipeline.errors import ConfigError
-from pipeline.keys import KeyParams
-from pipeline.music import key_index
-from pipeline.segment import SAMPLE_RATE as SR
-from pipeline.segment import SEGMENT_SAMPLES
 from synth_signals import cadence, clicks, sung_phrases
+
+from pipeline.analysis.keys import KeyParams
+from pipeline.analysis.stage import (
+    SEGMENT_COLUMNS,
+    SKIPPED_COLUMNS,
+    TRACK_COLUMNS,
+    WINDOW_COLUMNS,
+    analysis_params,
+    analyze_accompaniment_shard,
+    analyze_vocal_shard,
+)
+from pipeline.cli import main
+from pipeline.core.errors import ConfigError
+from pipeline.core.music import key_index
+from pipeline.core.segment import SAMPLE_RATE as SR
+from pipeline.core.segment import SEGMENT_SAMPLES
 
 KEY = KeyParams(n_fft=2048, power=1.0)
 
@@ -179,7 +185,7 @@ def _truth(corpus, name):
 
 @pytest.fixture(scope="module")
 def corpus_vocals(small_corpus):
-    from pipeline import audio
+    from pipeline.core import audio
 
     truth = _truth(small_corpus, "vocals")
     return truth, [audio.load_audio(p) for p in truth["path"]]
@@ -187,8 +193,8 @@ def corpus_vocals(small_corpus):
 
 @pytest.fixture(scope="module")
 def corpus_accompaniments(small_corpus):
+    from pipeline.analysis.scoring import score_accompaniment
     from pipeline.sources import load_accompaniment
-    from pipeline.mir_eval_utils import score_accompaniment
 
     truth = _truth(small_corpus, "accompaniments")
     scored = [score_accompaniment(r, load_accompaniment(r))
@@ -197,8 +203,8 @@ def corpus_accompaniments(small_corpus):
 
 
 def test_svd_frame_f1_on_demo_truth(corpus_vocals):
-    from pipeline.mir_eval_utils import frame_f1, intervals_to_frames
-    from pipeline.svd import SvdParams, frame_rms, rms_threshold, voiced_frames
+    from pipeline.analysis.scoring import frame_f1, intervals_to_frames
+    from pipeline.analysis.voicing import SvdParams, frame_rms, rms_threshold, voiced_frames
 
     truth, ys = corpus_vocals
     f1 = []
@@ -229,7 +235,7 @@ def test_accompaniment_segment_keys_on_demo_truth(corpus_accompaniments):
 
 
 def _vocal_key_scores(corpus_vocals, key):
-    from pipeline.mir_eval_utils import score_vocal
+    from pipeline.analysis.scoring import score_vocal
 
     truth, ys = corpus_vocals
     scores = [score_vocal(r, y, key=key) for r, y in zip(truth.to_dict("records"), ys)]
@@ -261,8 +267,8 @@ def test_vocal_window_keys_on_demo_truth(pitch_key_scores):
 
 
 def test_vocal_windows_start_on_true_beats(corpus_vocals):
-    from pipeline.analysis import analyze_vocal
-    from pipeline.errors import AudioError
+    from pipeline.analysis.stage import analyze_vocal
+    from pipeline.core.errors import AudioError
 
     truth, ys = corpus_vocals
     aligned, unaligned = [], []

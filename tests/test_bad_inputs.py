@@ -38,7 +38,6 @@ def salt_corpus(corpus: Path, out: Path) -> dict:
     """A copy of the demo corpus in DAMP / musdb layout with broken and odd inputs added."""
     import soundfile as sf
     import soxr
-
     from audio_fixtures import tone, write_aac
 
     shutil.copytree(corpus, out, ignore=shutil.ignore_patterns("truth"))  # corpus.json: demo marker

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from pipeline.beat_grid import beat_grid_starts, spectral_flux
-from pipeline.keys import PITCH_N_FFT, spectrogram
-from pipeline.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
+from pipeline.analysis.beat_grid import beat_grid_starts, spectral_flux
+from pipeline.analysis.keys import PITCH_N_FFT, spectrogram
+from pipeline.core.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
 
 
 def _notes(n, onsets, rng, freqs=(330.0, 392.0, 262.0), dur=6000, gains=None):

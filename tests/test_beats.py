@@ -2,11 +2,17 @@ import math
 
 import numpy as np
 import pytest
-
-from pipeline.beats import TempoParams, periodicity, refine_tempo, track_beats, vocal_tempo
-from pipeline.errors import ConfigError
-from pipeline.segment import SAMPLE_RATE as SR
 from synth_signals import clicks
+
+from pipeline.analysis.tempo import (
+    TempoParams,
+    periodicity,
+    refine_tempo,
+    track_beats,
+    vocal_tempo,
+)
+from pipeline.core.errors import ConfigError
+from pipeline.core.segment import SAMPLE_RATE as SR
 
 
 @pytest.mark.parametrize("bpm", [84.0, 120.0, 143.0])

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import dataset_version, load_config, validate_config
-from pipeline.errors import ConfigError
+from pipeline.core.config import dataset_version, load_config, validate_config
+from pipeline.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

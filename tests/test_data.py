@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import data
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.train import sampling as data
 
 FRAMES, BANDS = 129, 128
 

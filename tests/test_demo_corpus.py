@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 import scipy.signal
 
-from pipeline.audio import load_audio, load_stems_sum, probe_audio
 from pipeline.cli import main
+from pipeline.core.audio import load_audio, load_stems_sum, probe_audio
+from pipeline.core.errors import ConfigError
+from pipeline.core.music import key_index, scale_pitch_classes
 from pipeline.demo import DemoParams, generate_corpus, preset
 from pipeline.demo.accompaniment import STEMS, render_track
 from pipeline.demo.corpus import SR, synthesise_performance
 from pipeline.demo.params import rng_for
 from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks
 from pipeline.demo.writers import write_aac
-from pipeline.errors import ConfigError
-from pipeline.music import key_index, scale_pitch_classes
 
 TINY = dict(singers=2, performances_per_singer=3, singers_per_song=1, duration_s=(5.0, 6.0),
             m4a_share=0.5, tracks=2, track_duration_s=(8.0, 10.0), stems_tracks=1,
@@ -262,10 +262,10 @@ def _songs(n, *, n_beats=64, seed=7):
 
 
 def test_krumhansl_schmuckler_finds_the_key_of_the_true_notes():
+    from pipeline.analysis.keys import key_profile_scores
+    from pipeline.analysis.scoring import mirex_key_score
+    from pipeline.core.music import is_minor, tonic
     from pipeline.demo.melody import degree_to_semitones
-    from pipeline.keys import key_profile_scores
-    from pipeline.mir_eval_utils import mirex_key_score
-    from pipeline.music import is_minor, tonic
 
     estimates, keys = [], []
     for song in _songs(96, n_beats=48):  # ~24 s at 120 BPM, as a default-corpus performance

@@ -5,15 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from pipeline import embed
-from pipeline.audio import load_audio
-from pipeline.cli import main
-from pipeline.model import EmbeddingModel, embed_mels, load_model, save_model
-from pipeline.segment import SAMPLE_RATE, SEGMENT_SAMPLES
-from pipeline.svd import SvdParams, detect_voiced_windows
-
 from audio_fixtures import write_wav
+
+from pipeline.analysis.voicing import SvdParams, detect_voiced_windows
+from pipeline.cli import main
+from pipeline.core.audio import load_audio
+from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from pipeline.evaluate import embed
+from pipeline.train.model import EmbeddingModel, embed_mels, load_model, save_model
 
 NORM = {"mono": {"mean": 0.5, "std": 0.7}, "mix": {"mean": 0.8, "std": 0.9}}
 
@@ -36,7 +35,7 @@ def singing(rng, *, seconds: float, freq: float, silent=(0.0, 0.0), sr: int = 22
 
 
 def evaluation_path_mels(y, starts):
-    """Log-mel as the dataset defines it, computed here independently of pipeline.embed."""
+    """Log-mel as the dataset defines it, computed here independently of pipeline.evaluate.embed."""
     segments = np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts])
     mel = librosa.feature.melspectrogram(y=segments, sr=SAMPLE_RATE, n_fft=1024, hop_length=512,
                                          n_mels=128, power=1.0, center=True)

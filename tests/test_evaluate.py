@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import evaluate
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.evaluate import protocol as evaluate
 
 N_TEST, N_TRAIN, WINDOWS = 12, 2, 3
 
@@ -156,8 +156,8 @@ def test_errors_name_the_file(tmp_path, dataset):
 
 
 def test_evaluate_cli_with_real_models(tmp_path, dataset):
-    """End to end through the CLI with untrained networks saved by pipeline.model."""
-    model_mod = pytest.importorskip("pipeline.model")
+    """End to end through the CLI with untrained networks saved by pipeline.train.model."""
+    model_mod = pytest.importorskip("pipeline.train.model")
     from pipeline.cli import main
 
     norm = {"mono": {"mean": 0.0, "std": 1.0}, "mix": {"mean": 0.0, "std": 1.0}}

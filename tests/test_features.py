@@ -2,9 +2,16 @@ import librosa
 import numpy as np
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.features import FeatureParams, log_mel, mel_magnitude
-from pipeline.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from pipeline.core.errors import ConfigError
+from pipeline.core.segment import (
+    HOP_LENGTH,
+    N_FFT,
+    N_MELS,
+    SAMPLE_RATE,
+    SEGMENT_FRAMES,
+    SEGMENT_SAMPLES,
+)
+from pipeline.dataset.features import FeatureParams, log_mel, mel_magnitude
 
 
 def _librosa_mel(x):
@@ -56,7 +63,7 @@ def test_rejects_wrong_length_and_unknown_compression(rng):
 
 
 def test_banded_mel_blocks_cover_every_weight():
-    from pipeline.features import mel_basis, mel_blocks
+    from pipeline.dataset.features import mel_basis, mel_blocks
 
     rebuilt = np.zeros_like(mel_basis())
     for b0, b1, lo, hi, weights in mel_blocks():

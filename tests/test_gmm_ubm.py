@@ -6,9 +6,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.mixture import GaussianMixture
 
-from pipeline import gmm_ubm
-from pipeline.evaluate import EvalParams
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.evaluate import gmm_ubm
+from pipeline.evaluate.protocol import EvalParams
 
 
 def toy_ubm(weights, means, variances):

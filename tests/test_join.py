@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.join import join_windows, tempo_bucket, tempo_relation
-from pipeline.music import relative_key
-from pipeline.segment import SEGMENT_SAMPLES
+from pipeline.core.music import relative_key
+from pipeline.core.segment import SEGMENT_SAMPLES
+from pipeline.mashup.join import join_windows, tempo_bucket, tempo_relation
 
 TRACK_LEN = 40 * SEGMENT_SAMPLES
 
@@ -118,7 +118,7 @@ def test_tempo_relation_rule():
 
 
 def test_confident_segments_keep_clear_keys_away_from_changes():
-    from pipeline.join import confident_segments
+    from pipeline.mashup.join import confident_segments
 
     seg = pd.DataFrame({"track_id": ["a"] * 6,
                         "change_margin_s": [np.inf, 2.0, 0.5, 0.49, -0.1, -2.0],

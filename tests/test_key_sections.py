@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
-
-from pipeline.errors import ConfigError
-from pipeline.key_sections import change_margins, key_path, key_sections
-from pipeline.keys import KeyParams, compute_chroma, segment_keys
-from pipeline.music import key_index
-from pipeline.segment import SAMPLE_RATE as SR
-from pipeline.segment import SEGMENT_SAMPLES
 from synth_signals import cadence
+
+from pipeline.analysis.key_sections import change_margins, key_path, key_sections
+from pipeline.analysis.keys import KeyParams, compute_chroma, segment_keys
+from pipeline.core.errors import ConfigError
+from pipeline.core.music import key_index
+from pipeline.core.segment import SAMPLE_RATE as SR
+from pipeline.core.segment import SEGMENT_SAMPLES
 
 SHARP = {"n_fft": 4096, "power": 1.0}
 

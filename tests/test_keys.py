@@ -1,13 +1,21 @@
 import numpy as np
 import pytest
-
-from pipeline.errors import ConfigError
-from pipeline.keys import (KeyParams, compute_chroma, context_bounds, keys_of_sums,
-                           key_profile_scores, key_profiles, segment_keys, track_key)
-from pipeline.music import key_index
-from pipeline.segment import SAMPLE_RATE as SR
-from pipeline.segment import SEGMENT_SAMPLES
 from synth_signals import cadence
+
+from pipeline.analysis.keys import (
+    KeyParams,
+    compute_chroma,
+    context_bounds,
+    key_profile_scores,
+    key_profiles,
+    keys_of_sums,
+    segment_keys,
+    track_key,
+)
+from pipeline.core.errors import ConfigError
+from pipeline.core.music import key_index
+from pipeline.core.segment import SAMPLE_RATE as SR
+from pipeline.core.segment import SEGMENT_SAMPLES
 
 
 def test_profile_scores_identify_every_key_from_its_own_profile():
@@ -97,9 +105,10 @@ def test_params_validation(bad):
 
 
 def test_pitch_chroma_finds_a_minor_melody_of_harmonic_rich_tones():
-    from pipeline.keys import pitch_chroma, spectrogram, PITCH_N_FFT
-    from pipeline.music import scale_pitch_classes
     from synth_signals import note
+
+    from pipeline.analysis.keys import PITCH_N_FFT, pitch_chroma, spectrogram
+    from pipeline.core.music import scale_pitch_classes
 
     k = key_index("A minor")
     pcs = scale_pitch_classes(k)

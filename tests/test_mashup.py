@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 
 from pipeline.cli import main
-from pipeline.features import FeatureParams
-from pipeline.mashup import CachedAccompaniments, MashupParams, mix_shard, run_join
-from pipeline.mixing import mix_pair
-from pipeline.segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from pipeline.dataset.features import FeatureParams
+from pipeline.mashup.mix import CachedAccompaniments, MashupParams, mix_shard, run_join
+from pipeline.mashup.mixing import mix_pair
 from pipeline.sources.accompaniments import load_accompaniment
 from pipeline.sources.manifest import sha256_file
 

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from pipeline import metrics
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.evaluate import metrics
 
 # Database of six tracks: singer A has 3, B has 2, C has 1 (fewer tracks), D has none.
 ITEMS = np.array(["A", "B", "A", "C", "B", "A"])

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
 
-from pipeline.mir_eval_utils import (frame_f1, intervals_to_frames, key_at, key_relation,
-                                     mirex_key_score, tempo_match, tempo_octave_error)
-from pipeline.music import key_index as k
+from pipeline.analysis.scoring import (
+    frame_f1,
+    intervals_to_frames,
+    key_at,
+    key_relation,
+    mirex_key_score,
+    tempo_match,
+    tempo_octave_error,
+)
+from pipeline.core.music import key_index as k
 
 
 def test_frame_f1_hand_computed():

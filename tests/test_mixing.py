@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from pipeline.mixing import SilentSegmentError, active_frames, active_rms, frame_rms, mix_pair
-from pipeline.segment import SEGMENT_SAMPLES
+from pipeline.core.segment import SEGMENT_SAMPLES
+from pipeline.mashup.mixing import (
+    SilentSegmentError,
+    active_frames,
+    active_rms,
+    frame_rms,
+    mix_pair,
+)
 
 
 def _realised_snr(v, a, gv, ga, threshold):

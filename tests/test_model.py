@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import PipelineError
-from pipeline.model import (EmbeddingModel, ModelConfig, embed_mels, hinge_rank_loss, load_model,
-                            save_model, triplet_embeddings)
+from pipeline.core.errors import PipelineError
+from pipeline.train.model import (
+    EmbeddingModel,
+    ModelConfig,
+    embed_mels,
+    hinge_rank_loss,
+    load_model,
+    save_model,
+    triplet_embeddings,
+)
 
 NORM = {"mono": {"mean": 1.0, "std": 2.0}, "mix": {"mean": -0.5, "std": 0.5}}
 

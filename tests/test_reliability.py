@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TMP_NAME = re.compile(r"^\..+\.tmp$")  # pipeline.atomic's temporary names
+TMP_NAME = re.compile(r"^\..+\.tmp$")  # pipeline.core.atomic's temporary names
 
 
 def cli(*args) -> list[str]:
@@ -220,7 +220,7 @@ def tiny_disk(tmp_path):
 
 
 def _shard(rows: int = 4):
-    from pipeline.shards import index_frame
+    from pipeline.dataset.shards import index_frame
 
     rng = np.random.default_rng(3)
     mono = rng.standard_normal((rows, 129, 128)).astype(np.float16)
@@ -233,7 +233,7 @@ def _shard(rows: int = 4):
 
 
 def test_a_full_disk_leaves_no_shard_and_no_temporary(tiny_disk):
-    from pipeline.shards import write_shard
+    from pipeline.dataset.shards import write_shard
 
     mono, mix, index = _shard()  # 4 x 129 x 128 float16 = 129 KiB per array > 64 KiB
     with pytest.raises(OSError):
@@ -242,7 +242,7 @@ def test_a_full_disk_leaves_no_shard_and_no_temporary(tiny_disk):
 
 
 def test_a_full_disk_error_says_the_disk_is_full(tiny_disk):
-    from pipeline.shards import write_shard
+    from pipeline.dataset.shards import write_shard
 
     mono, mix, index = _shard()
     with pytest.raises(OSError) as info:
@@ -253,8 +253,8 @@ def test_a_full_disk_error_says_the_disk_is_full(tiny_disk):
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EACCES, errno.EROFS])
 def test_a_failing_rename_leaves_no_shard(tmp_path, monkeypatch, error):
-    from pipeline import atomic
-    from pipeline.shards import write_shard
+    from pipeline.core import atomic
+    from pipeline.dataset.shards import write_shard
 
     def refuse(src, dst):
         raise OSError(error, os.strerror(error))

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import figures, report
 from pipeline.cli import main
-from pipeline.evaluate import SCENARIOS, tidy
+from pipeline.evaluate.protocol import SCENARIOS, tidy
+from pipeline.report import figures
+from pipeline.report import html as report
 
 MODELS = ["MONO", "MIXED", "CROSS"]
 METRICS = ["top1", "top5", "p@5", "r@5", "map"]
@@ -101,7 +102,7 @@ def test_report_without_optional_parts(tmp_path, rng):
 
 
 def test_report_cli(tmp_path, rng):
-    from pipeline.evaluate import TrackSet, track_table
+    from pipeline.evaluate.protocol import TrackSet, track_table
 
     metrics = metrics_table(rng)
     metrics[metrics["model"] != "GMM-UBM"].to_parquet(tmp_path / "m.parquet")

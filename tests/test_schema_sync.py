@@ -10,14 +10,14 @@ import yaml
 SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text())
 
 SECTIONS = {
-    ("svd",): "pipeline.svd:SvdParams",
-    ("tempo",): "pipeline.beats:TempoParams",
-    ("key",): "pipeline.keys:KeyParams",
-    ("mashup",): "pipeline.mashup:MashupParams",
-    ("features",): "pipeline.features:FeatureParams",
-    ("train",): "pipeline.train:TrainParams",
-    ("evaluate",): "pipeline.evaluate:EvalParams",
-    ("split",): "pipeline.split:SplitParams",
+    ("svd",): "pipeline.analysis.voicing:SvdParams",
+    ("tempo",): "pipeline.analysis.tempo:TempoParams",
+    ("key",): "pipeline.analysis.keys:KeyParams",
+    ("mashup",): "pipeline.mashup.mix:MashupParams",
+    ("features",): "pipeline.dataset.features:FeatureParams",
+    ("train",): "pipeline.train.loop:TrainParams",
+    ("evaluate",): "pipeline.evaluate.protocol:EvalParams",
+    ("split",): "pipeline.sources.split:SplitParams",
     ("shards",): "pipeline.sources.ingest:ShardParams",
     ("sources", "accompaniments"): "pipeline.sources.accompaniments:AccompanimentSource",
 }

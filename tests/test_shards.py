@@ -6,8 +6,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.shards import (INDEX_COLUMNS, build_card, dataset_version, index_frame, verify,
-                             write_shard)
+from pipeline.dataset.shards import (
+    INDEX_COLUMNS,
+    build_card,
+    dataset_version,
+    index_frame,
+    verify,
+    write_shard,
+)
 
 
 def _rows(k, n, subset):
@@ -89,7 +95,7 @@ def test_dataset_version_is_canonical():
 
 
 def test_write_shard_rejects_misaligned(tmp_path):
-    from pipeline.errors import PipelineError
+    from pipeline.core.errors import PipelineError
 
     with pytest.raises(PipelineError, match="shape"):
         write_shard(tmp_path, 0, mono=np.zeros((2, 129, 128)), mix=np.zeros((3, 129, 128)),

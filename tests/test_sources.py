@@ -3,15 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+from audio_fixtures import tone, write_aac, write_wav
 
-from pipeline import audio
-from pipeline.errors import AudioError, PipelineError
-from pipeline.segment import SAMPLE_RATE
+from pipeline.core import audio
+from pipeline.core.errors import AudioError, PipelineError
+from pipeline.core.segment import SAMPLE_RATE
 from pipeline.sources.accompaniments import AccompanimentSource, load_accompaniment
 from pipeline.sources.ingest import ShardParams, build_manifests
 from pipeline.sources.vocals import VocalSource
-
-from audio_fixtures import tone, write_aac, write_wav
 
 
 @pytest.fixture()

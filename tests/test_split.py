@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.split import SplitParams, split_singers
+from pipeline.core.errors import ConfigError
+from pipeline.sources.split import SplitParams, split_singers
 
 
 def manifest(n_singers=12, tracks=10):

@@ -1,13 +1,21 @@
 import librosa
 import numpy as np
 import pytest
-
-from pipeline.errors import ConfigError
-from pipeline.segment import HOP_LENGTH, SEGMENT_SAMPLES
-from pipeline.segment import SAMPLE_RATE as SR
-from pipeline.svd import (SvdParams, candidate_starts, detect_voiced_windows, frame_rms,
-                          rms_threshold, spread_evenly, voiced_frames, window_means)
 from synth_signals import note
+
+from pipeline.analysis.voicing import (
+    SvdParams,
+    candidate_starts,
+    detect_voiced_windows,
+    frame_rms,
+    rms_threshold,
+    spread_evenly,
+    voiced_frames,
+    window_means,
+)
+from pipeline.core.errors import ConfigError
+from pipeline.core.segment import HOP_LENGTH, SEGMENT_SAMPLES
+from pipeline.core.segment import SAMPLE_RATE as SR
 
 
 def test_frame_rms_matches_librosa(rng):

@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from ..errors import PipelineError
+from ..core.errors import PipelineError
 
 COMMANDS = {
     "demo-corpus": "demo_corpus",

@@ -7,11 +7,11 @@ the stage's dataclass defaults fill in the rest.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..core.config import params_from  # noqa: F401 (the stage commands' one import)
+from ..core.errors import ConfigError
 
 
 def add_params_argument(parser, section: str) -> None:
@@ -60,12 +60,3 @@ def load_params_dict(text: str) -> dict:
     if not isinstance(value, dict):
         raise ConfigError("--params must be a JSON object")
     return value
-
-
-def params_from(cls, values: dict, section: str):
-    """Build dataclass ``cls`` from ``values``; an unknown key is an error naming it."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{section}: unknown key(s) {unknown}; expected some of {sorted(names)}")
-    return cls(**values)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..accounting import _read_all, account, summary
-from ..atomic import write_parquet, write_text
+from ..core.atomic import write_parquet, write_text
+from ..report.accounting import _read_all, account, summary
 
 log = logging.getLogger(__name__)
 

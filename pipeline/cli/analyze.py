@@ -12,11 +12,11 @@ import json
 import math
 import sys
 
-from .. import audio
-from ..analysis import analysis_params, analyze_accompaniment, analyze_vocal
-from ..errors import AudioError
-from ..keys import key_names
-from ..segment import SAMPLE_RATE
+from ..analysis.keys import key_names
+from ..analysis.stage import analysis_params, analyze_accompaniment, analyze_vocal
+from ..core import audio
+from ..core.errors import AudioError
+from ..core.segment import SAMPLE_RATE
 from ._common import load_params_dict
 
 

@@ -7,8 +7,8 @@ accompaniments, float32, concatenated) and PREFIX.skipped.parquet.
 
 import logging
 
-from ..analysis import analysis_params, analyze_accompaniment_shard
-from ..atomic import write_npy, write_parquet
+from ..analysis.stage import analysis_params, analyze_accompaniment_shard
+from ..core.atomic import write_npy, write_parquet
 from ._common import add_shard_arguments, load_params_dict, read_shard
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ names; missing keys take their defaults).
 
 import logging
 
-from ..analysis import analysis_params, analyze_vocal_shard
-from ..atomic import write_parquet
+from ..analysis.stage import analysis_params, analyze_vocal_shard
+from ..core.atomic import write_parquet
 from ._common import add_shard_arguments, load_params_dict, read_shard
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ Writes --out (Parquet, CSV beside it) in the metrics table format, model "GMM-UB
 
 import logging
 
-from ..evaluate import SCENARIOS
-from ..gmm_ubm import evaluate_gmm_ubm
+from ..evaluate.gmm_ubm import evaluate_gmm_ubm
+from ..evaluate.protocol import SCENARIOS
 from ._common import add_params_argument
 from .evaluate import eval_params, write_table
 

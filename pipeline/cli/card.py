@@ -7,10 +7,10 @@ mashup, features); its hash is the card's version.
 import dataclasses
 import logging
 
-from ..errors import ConfigError
-from ..features import FeatureParams, mel_settings
-from ..mashup import MashupParams
-from ..shards import build_card
+from ..core.errors import ConfigError
+from ..dataset.features import FeatureParams, mel_settings
+from ..dataset.shards import build_card
+from ..mashup.mix import MashupParams
 from ._common import load_params_dict, params_from
 
 log = logging.getLogger(__name__)

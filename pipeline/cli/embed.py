@@ -9,10 +9,10 @@ import logging
 
 import pandas as pd
 
-from ..atomic import write_parquet
-from ..embed import EmbedParams, audio_files, embed_files, load_model, sidecar_paths
-from ..errors import PipelineError
-from ..svd import SvdParams
+from ..analysis.voicing import SvdParams
+from ..core.atomic import write_parquet
+from ..core.errors import PipelineError
+from ..evaluate.embed import EmbedParams, audio_files, embed_files, load_model, sidecar_paths
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,18 @@ import re
 from functools import partial
 from pathlib import Path
 
-from ..atomic import write_json, write_parquet, write_text
-from ..errors import ConfigError, PipelineError
-from ..evaluate import (EvalParams, embed_models, evaluate_snr, metrics_table, summary,
-                        track_labels, track_table, unseen_segments)
+from ..core.atomic import write_json, write_parquet, write_text
+from ..core.errors import ConfigError, PipelineError
+from ..evaluate.protocol import (
+    EvalParams,
+    embed_models,
+    evaluate_snr,
+    metrics_table,
+    summary,
+    track_labels,
+    track_table,
+    unseen_segments,
+)
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)
@@ -59,7 +67,7 @@ def is_pretrained(model, path) -> bool:
 
 def load_embedders(paths) -> dict:
     """``{(name, pretrained): embed_fn}`` from model files, named by their kind."""
-    from ..embed import embed_mels, load_model
+    from ..evaluate.embed import embed_mels, load_model
 
     models = {}
     for path in paths:

@@ -4,7 +4,7 @@ Writes pairs.parquet (the recipe), unmatched.parquet, coverage.parquet and usage
 into --out.
 """
 
-from ..mashup import MashupParams, run_join
+from ..mashup.mix import MashupParams, run_join
 from ._common import add_params_argument, load_params_dict, params_from
 
 

@@ -7,8 +7,8 @@ another vocal-to-accompaniment ratio into another directory (the SNR sweep).
 
 import pandas as pd
 
-from ..features import FeatureParams
-from ..mashup import CachedAccompaniments, MashupParams, mix_shard
+from ..dataset.features import FeatureParams
+from ..mashup.mix import CachedAccompaniments, MashupParams, mix_shard
 from ._common import add_params_argument, load_params_dict, params_from
 
 

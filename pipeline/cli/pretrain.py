@@ -7,7 +7,7 @@ and checkpoint.pt (a rerun resumes from it).
 import json
 import logging
 
-from ..train import TrainParams, pretrain
+from ..train.loop import TrainParams, pretrain
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..embed import EmbedParams, embed_files, load_model, model_id, rank_index
-from ..errors import PipelineError
+from ..core.errors import PipelineError
+from ..evaluate.embed import EmbedParams, embed_files, load_model, model_id, rank_index
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

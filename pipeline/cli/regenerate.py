@@ -14,12 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import write_parquet
-from ..errors import PipelineError
-from ..features import FeatureParams, mel_settings
-from ..mashup import (CachedAccompaniments, MashupParams, mix_shard, rebuild_accompaniment_cache,
-                      vocal_paths_from_recipe)
-from ..shards import build_card
+from ..core.atomic import write_parquet
+from ..core.errors import PipelineError
+from ..dataset.features import FeatureParams, mel_settings
+from ..dataset.shards import build_card
+from ..mashup.mix import (
+    CachedAccompaniments,
+    MashupParams,
+    mix_shard,
+    rebuild_accompaniment_cache,
+    vocal_paths_from_recipe,
+)
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

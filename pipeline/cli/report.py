@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import write_json
-from ..errors import PipelineError
-from ..evaluate import summary, tracks_from_table, tsne_table
-from ..report import write_report
+from ..core.atomic import write_json
+from ..core.errors import PipelineError
+from ..evaluate.protocol import summary, tracks_from_table, tsne_table
+from ..report.html import write_report
 from ._common import add_params_argument
 from .evaluate import eval_params, write_table
 

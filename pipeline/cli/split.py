@@ -7,8 +7,8 @@ import logging
 
 import pandas as pd
 
-from ..atomic import write_parquet
-from ..split import SplitParams, split_singers
+from ..core.atomic import write_parquet
+from ..sources.split import SplitParams, split_singers
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ metrics.json, train_log.csv and checkpoint.pt (a rerun resumes from it).
 import json
 import logging
 
-from ..errors import ConfigError
-from ..train import TrainParams, fit
+from ..core.errors import ConfigError
+from ..train.loop import TrainParams, fit
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
+from ..core.music import is_minor, key_name, tonic
 from .melody import degree_to_semitones
 from .plan import BEATS_PER_BAR, CHORD_BEATS, TrackPlan
-from ..music import is_minor, key_name, tonic
 
 TABLE = 2048  # wavetable points per cycle
 MAJOR_PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (0, 3, 0, 4))

@@ -17,14 +17,20 @@ import pandas as pd
 import soxr
 from tqdm import tqdm
 
-from ..atomic import write_json, write_parquet, write_text
-from ..music import key_name
+from ..core.atomic import write_json, write_parquet, write_text
+from ..core.music import key_name
 from .accompaniment import STEMS, render_track
 from .channel import add_noise_floor, apply_channel, draw_channel
 from .melody import compose_song, perform
 from .params import DemoParams, rng_for
-from .plan import (PerformancePlan, TrackPlan, covered_pairs, plan_performances, plan_songs,
-                   plan_tracks)
+from .plan import (
+    PerformancePlan,
+    TrackPlan,
+    covered_pairs,
+    plan_performances,
+    plan_songs,
+    plan_tracks,
+)
 from .voice import draw_singer, sing
 from .writers import write_aac, write_wav
 

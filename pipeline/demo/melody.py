@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from ..music import is_minor, tonic
+from ..core.music import is_minor, tonic
 
 MAJOR_STEPS = np.array([0, 2, 4, 5, 7, 9, 11])
 MINOR_STEPS = np.array([0, 2, 3, 5, 7, 8, 10])  # natural minor, as music.scale_pitch_classes
@@ -47,7 +47,7 @@ class Song:
     Attributes
     ----------
     song_id : str
-    key : int  (0..23, ``pipeline.music``)
+    key : int  (0..23, ``pipeline.core.music``)
     tempo_bpm : float
     onset_beats, dur_beats : np.ndarray [shape=(n_notes,), float]  note onsets and lengths (beats)
     degree : np.ndarray [shape=(n_notes,), int]  scale degree, 0 = tonic, 7 = tonic an octave up

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 Seconds = float
 

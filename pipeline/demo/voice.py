@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import scipy.signal
 
-from .melody import N_VOWELS, Performance
+from .melody import Performance
 
 # Reference formants (Hz) and bandwidths of a long (adult male) vocal tract:
 # /a/, /e/, /i/, /o/, /u/, /ae/, /er/ (Peterson & Barney style averages).

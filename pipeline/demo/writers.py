@@ -4,7 +4,7 @@ AAC goes through PyAV's native 'aac' encoder (its "fast" coder, about twice as f
 default "twoloop" at a similar SNR); the MP4 muxer runs with ``fflags=+bitexact``
 (no encoder version string; MP4 creation times stay 0), so equal samples give equal bytes.
 The muxer writes an edit list for the encoder's priming samples, which FFmpeg (and so
-``pipeline.audio.load_audio``) trims: decoded audio starts at the first written sample.
+``pipeline.core.audio.load_audio``) trims: decoded audio starts at the first written sample.
 The decoded length is padded up to a whole AAC frame (1024 samples).
 """
 
@@ -14,7 +14,7 @@ import av
 import numpy as np
 import soundfile as sf
 
-from ..atomic import atomic_path
+from ..core.atomic import atomic_path
 
 AAC_BIT_RATE = {1: 96_000, 2: 160_000}  # bits/s by channel count
 AAC_OPTIONS = {"aac_coder": "fast", "aac_tns": "0", "aac_pns": "0"}  # speed over finesse

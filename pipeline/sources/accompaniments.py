@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..audio import AUDIO_EXTENSIONS, load_audio, load_files_sum, load_stems_sum
-from ..errors import ConfigError
+from ..core.audio import AUDIO_EXTENSIONS, load_audio, load_files_sum, load_stems_sum
+from ..core.errors import ConfigError
 
 STEM_NAMES = ("mixture", "drums", "bass", "other", "vocals")
 ACCOMPANIMENT_STEMS = ("drums", "bass", "other")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import write_parquet
-from ..errors import PipelineError
+from ..core.atomic import write_parquet
+from ..core.errors import PipelineError
 from .accompaniments import AccompanimentSource, accompaniment_candidates
 from .manifest import assign_shards, probe_candidates, skipped_frame
 from .vocals import VocalSource, vocal_candidates

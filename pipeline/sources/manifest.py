@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..audio import probe_audio
-from ..errors import AudioError
-from ..segment import SEGMENT_SECONDS
+from ..core.audio import probe_audio
+from ..core.errors import AudioError
+from ..core.segment import SEGMENT_SECONDS
 from .accompaniments import accompaniment_files
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio import AUDIO_EXTENSIONS
-from ..errors import ConfigError, PipelineError
+from ..core.errors import ConfigError, PipelineError
 
 
 @dataclasses.dataclass(frozen=True)

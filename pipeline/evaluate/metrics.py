@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import PipelineError
+from ..core.errors import PipelineError
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

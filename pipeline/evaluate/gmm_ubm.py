@@ -26,9 +26,18 @@ import numpy as np
 import pandas as pd
 from scipy.fft import dct
 
-from .errors import PipelineError
-from .evaluate import (SCENARIOS, TEST_SUBSETS, EvalParams, iter_mels, read_index, rng_for,
-                       scores_metrics, select_segments, tidy)
+from ..core.errors import PipelineError
+from .protocol import (
+    SCENARIOS,
+    TEST_SUBSETS,
+    EvalParams,
+    iter_mels,
+    read_index,
+    rng_for,
+    scores_metrics,
+    select_segments,
+    tidy,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .atomic import atomic_path, write_npy, write_parquet
-from .errors import AudioError, ConfigError, PipelineError
-from .features import FeatureParams, log_mel
+from ..core.atomic import atomic_path, write_npy, write_parquet
+from ..core.errors import AudioError, ConfigError, PipelineError
+from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..dataset.features import FeatureParams, log_mel
+from ..dataset.shards import index_frame, write_shard
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
-from .segment import SAMPLE_RATE, SEGMENT_FRAMES, N_MELS, SEGMENT_SAMPLES
-from .shards import index_frame, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
 
     ``vocal_paths`` maps perf_id to an audio path; returns the shard's index.
     """
-    from .audio import load_audio
+    from ..core.audio import load_audio
 
     p = pairs[pairs["vocal_shard"] == int(shard)]
     if subsets:
@@ -307,8 +307,8 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
 def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
     """Decode every accompaniment the recipe names (checking sha256) into an audio cache
     ``cache_dir/0.audio.npy`` + ``0.tracks.parquet`` readable by ``CachedAccompaniments``."""
-    from .sources.accompaniments import accompaniment_files, load_accompaniment
-    from .sources.manifest import content_hash
+    from ..sources.accompaniments import accompaniment_files, load_accompaniment
+    from ..sources.manifest import content_hash
 
     tracks = recipe.drop_duplicates("acc_track").sort_values("acc_track")
     parts, rows, offset = [], [], 0
@@ -334,7 +334,7 @@ def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
 
 def vocal_paths_from_recipe(recipe: pd.DataFrame, root) -> dict:
     """perf_id -> path under ``root``, after checking each file's sha256 against the recipe."""
-    from .sources.manifest import sha256_file
+    from ..sources.manifest import sha256_file
 
     out = {}
     for r in recipe.drop_duplicates("perf_id").itertuples(index=False):

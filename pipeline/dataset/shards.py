@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_json, write_npy, write_parquet
-from .config import canonical_hash
-from .errors import PipelineError
-from .segment import N_MELS, SEGMENT_FRAMES
-from .sources.manifest import sha256_file
+from ..core.atomic import write_json, write_npy, write_parquet
+from ..core.config import canonical_hash
+from ..core.errors import PipelineError
+from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..sources.manifest import sha256_file
 
 DOMAINS = ("mono", "mix")
 INDEX_COLUMNS = {"segment_id": "str", "subset": "str", "singer": "str", "perf_id": "str",

@@ -7,7 +7,7 @@ it, its one-key section, or the whole track) and correlated with 24 rotated key 
 winning correlation and its margin the lead over the second-best key.  Essentia's
 HPCP + ``Key`` is the selectable alternative (``method="essentia"``).
 
-Key indices follow ``pipeline.music``: 0..11 major by tonic, 12..23 minor.
+Key indices follow ``pipeline.core.music``: 0..11 major by tonic, 12..23 minor.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import functools
 
 import numpy as np
 
-from .errors import ConfigError
-from .music import KEY_NAMES, key_index
-from .segment import HOP_LENGTH, N_FFT, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.errors import ConfigError
+from ..core.music import KEY_NAMES, key_index
+from ..core.segment import HOP_LENGTH, N_FFT, SAMPLE_RATE, SEGMENT_SAMPLES
 
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -65,7 +65,7 @@ class KeyParams:
     context : "segment" | "window" | "sections" | "track"
         Audio a segment's key is estimated from: the segment itself (~3 s), a window of
         ``window_seconds`` centred on it, the section of one key around it (key changes
-        found by Viterbi decoding, ``pipeline.key_sections``), or the whole track.
+        found by Viterbi decoding, ``pipeline.analysis.key_sections``), or the whole track.
     window_seconds : float
         Length of the "window" context in seconds.
     section_block_s : float
@@ -300,7 +300,7 @@ class SegmentKeys:
 
     Attributes
     ----------
-    key : int64 key index (``pipeline.music``)
+    key : int64 key index (``pipeline.core.music``)
     strength : the winning profile correlation (essentia: its key strength)
     margin : winning minus second-best correlation: how clearly the key wins
     change_margin_s : seconds from the segment to the nearest detected key change (negative

@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import ConfigError, PipelineError
-from .segment import N_MELS, SEGMENT_FRAMES
+from ..core.errors import ConfigError, PipelineError
+from ..core.segment import N_MELS, SEGMENT_FRAMES
 
 DOMAINS = ("mono", "mix")
 KINDS = ("mono", "mixed", "cross", "classifier")
@@ -228,7 +228,7 @@ def save_torch(path, obj) -> None:
     """
     import io
 
-    from .atomic import write_bytes
+    from ..core.atomic import write_bytes
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
@@ -241,7 +241,7 @@ def save_model(model: EmbeddingModel, out_dir, info: dict) -> None:
     ``info`` adds to the description (mel settings, dataset version, singers, training);
     kind, architecture, domain and normalisation are filled from ``model``.
     """
-    from .atomic import write_json
+    from ..core.atomic import write_json
 
     out_dir = Path(out_dir)
     save_torch(out_dir / "model.pt", model.state_dict())

@@ -15,8 +15,8 @@ import dataclasses
 
 import numpy as np
 
-from .errors import ConfigError
-from .segment import HOP_LENGTH, N_FFT, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.errors import ConfigError
+from ..core.segment import HOP_LENGTH, N_FFT, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
 THRESHOLD_MODES = ("absolute", "relative")
 

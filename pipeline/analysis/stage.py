@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from . import audio
+from ..core import audio
+from ..core.config import params_from
+from ..core.errors import AudioError, ConfigError
+from ..core.segment import SEGMENT_SAMPLES
+from ..sources import load_accompaniment
 from .beat_grid import beat_grid_starts, spectral_flux
-from .beats import TempoParams, track_beats, vocal_tempo
-from .errors import AudioError
 from .keys import PITCH_N_FFT, KeyParams, compute_chroma, segment_keys, spectrogram, track_key
-from .segment import SEGMENT_SAMPLES
-from .sources import load_accompaniment
-from .svd import SvdParams, candidate_starts, detect_voiced_windows, frame_rms
+from .tempo import TempoParams, track_beats, vocal_tempo
+from .voicing import SvdParams, candidate_starts, detect_voiced_windows, frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
     """Beat-aligned voiced windows, their keys and the tempo of one a-cappella recording.
 
     Candidate windows (every ``svd.hop_samples``) are first moved onto the vocal's beat grid
-    (``pipeline.beat_grid``), then kept when voiced enough, so every kept window starts on a
+    (``pipeline.analysis.beat_grid``), then kept when voiced enough, so every kept window starts on a
     beat and its voiced ratio is that of the window actually mixed.
 
     Parameters
@@ -284,9 +285,6 @@ def analysis_params(values: dict) -> tuple[SvdParams, KeyParams, TempoParams]:
 
     Missing sections take their defaults; an unknown section or key raises ConfigError.
     """
-    from .cli._common import params_from
-    from .errors import ConfigError
-
     unknown = sorted(set(values) - set(PARAM_SECTIONS))
     if unknown:
         raise ConfigError(f"--params: unknown section(s) {unknown}; expected some of "

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .music import relative_key
-from .segment import HOP_LENGTH, SAMPLE_RATE
+from ..core.music import relative_key
+from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
 OCTAVE_RATIOS = (0.5, 2.0, 1.0 / 3.0, 3.0, 2.0 / 3.0, 1.5)
 
@@ -99,12 +99,12 @@ def score_vocal(truth_row, y: np.ndarray, *, svd=None, key=None, tempo=None) -> 
         track_key_score, agreement (share of windows whose key equals the track key);
         error (the AudioError reason) instead when the file is skipped.
     """
-    from .analysis import analyze_vocal
-    from .beats import TempoParams
-    from .errors import AudioError
+    from ..core.errors import AudioError
+    from ..core.music import key_index
     from .keys import KeyParams
-    from .music import key_index
-    from .svd import SvdParams, frame_rms, rms_threshold, voiced_frames
+    from .stage import analyze_vocal
+    from .tempo import TempoParams
+    from .voicing import SvdParams, frame_rms, rms_threshold, voiced_frames
 
     svd = svd or SvdParams()
     rms = frame_rms(y)
@@ -133,12 +133,11 @@ def score_accompaniment(truth_row, y: np.ndarray, *, key=None, tempo=None) -> tu
     segments : dict of arrays  score (MIREX vs the key at the segment's centre) and
         straddles (the segment spans a key change)
     """
-    from .analysis import analyze_accompaniment
-    from .music import key_index
-    from .segment import SEGMENT_SAMPLES
-
-    from .beats import TempoParams
+    from ..core.music import key_index
+    from ..core.segment import SEGMENT_SAMPLES
     from .keys import KeyParams
+    from .stage import analyze_accompaniment
+    from .tempo import TempoParams
 
     res = analyze_accompaniment(y, key=key or KeyParams(), tempo=tempo or TempoParams())
     changes = np.asarray(truth_row["key_change_s"], dtype=float)

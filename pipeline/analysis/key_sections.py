@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from .segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,11 +110,11 @@ def key_sections(frames: np.ndarray, *, hop: int, n_samples: int, block_s: float
     block_s : float  resolution of the key path (seconds)
     context_s : float  chroma around each block scored for its local key (seconds)
     change_penalty : float  cost of a key change in correlation units
-    profile : str  key profiles of the local scores (``pipeline.keys.PROFILES``)
+    profile : str  key profiles of the local scores (``pipeline.analysis.keys.PROFILES``)
 
     Returns
     -------
-    KeySections  (its keys: ``pipeline.keys`` estimates them from ``sums``)
+    KeySections  (its keys: ``pipeline.analysis.keys`` estimates them from ``sums``)
     """
     block_frames = max(1, int(round(block_s * sr / hop)))
     blocks = block_sums(frames, block_frames)

@@ -19,8 +19,8 @@ import functools
 import numpy as np
 import scipy.fft
 
-from .errors import ConfigError
-from .segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.errors import ConfigError
+from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
 COMPRESSIONS = ("log1p10", "db", "none")
 

@@ -32,13 +32,23 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import data
-from .atomic import write_json, write_text
-from .errors import ConfigError, PipelineError
-from .model import (EmbeddingModel, ModelConfig, anchor_domain, embed_mels, hardest_negatives,
-                    hinge_rank_loss, init_from_classifiers, save_model, save_torch, target_domain,
-                    triplet_embeddings)
-from .svd import spread_evenly
+from ..analysis.voicing import spread_evenly
+from ..core.atomic import write_json, write_text
+from ..core.errors import ConfigError, PipelineError
+from . import sampling as data
+from .model import (
+    EmbeddingModel,
+    ModelConfig,
+    anchor_domain,
+    embed_mels,
+    hardest_negatives,
+    hinge_rank_loss,
+    init_from_classifiers,
+    save_model,
+    save_torch,
+    target_domain,
+    triplet_embeddings,
+)
 
 log = logging.getLogger(__name__)
 

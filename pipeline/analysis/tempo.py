@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from .errors import ConfigError
-from .segment import HOP_LENGTH, SAMPLE_RATE
+from ..core.errors import ConfigError
+from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
 METHODS = ("librosa", "essentia")
 VOCAL_SOURCES = ("table", "estimate")
@@ -41,7 +41,7 @@ class TempoParams:
         "estimate": always estimated from the audio.
     vocal_grid_context_beats : int
         Beats either side of a vocal window whose onsets vote for its beat phase
-        (``pipeline.beat_grid.beat_grid_starts``); 0 uses the window's own beats only.
+        (``pipeline.analysis.beat_grid.beat_grid_starts``); 0 uses the window's own beats only.
     """
 
     method: str = "librosa"

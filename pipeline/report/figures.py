@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .atomic import write_bytes  # noqa: E402
+from ..core.atomic import write_bytes  # noqa: E402
 
 MODEL_ORDER = ["MONO", "MIXED", "CROSS", "GMM-UBM", "random"]
 MODEL_COLOURS = {"MONO": "#4c72b0", "MIXED": "#dd8452", "CROSS": "#55a868",

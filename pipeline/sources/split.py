@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 SUBSETS = ("train", "valid", "test_model", "test_query")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.atomic import write_text
 from . import figures
-from .atomic import write_text
 
 PAPER_TABLE_1 = pd.DataFrame(  # Lee & Nam 2019, Table 1: MSD-Singer, 500 unseen artists
     {"model": ["MIXED", "CROSS", "POP", "Random"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
 
 FLUX_FMAX_HZ = 5000.0  # a voice's note changes show below 5 kHz; above is breath and noise
 

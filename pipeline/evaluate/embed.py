@@ -1,7 +1,7 @@
 """Embedding any audio with a trained model, and querying an index of embedded tracks.
 
 A recording is cut into ``SEGMENT_SAMPLES`` windows: a-cappella ("mono") recordings by the
-singing-voice detection rule of the mashup stage (``pipeline.svd``), mixes at evenly spaced
+singing-voice detection rule of the mashup stage (``pipeline.analysis.voicing``), mixes at evenly spaced
 windows.  Each window becomes a 129 x 128 log-mel segment and a segment vector; a track
 vector is the mean of its (up to ``segments_per_track``) segment vectors, as in evaluation.
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import AUDIO_EXTENSIONS, load_audio
-from .errors import AudioError, ConfigError, PipelineError
-from .model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
-from .segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
-from .svd import SvdParams, candidate_starts, detect_voiced_windows, spread_evenly
+from ..analysis.voicing import SvdParams, candidate_starts, detect_voiced_windows, spread_evenly
+from ..core.audio import AUDIO_EXTENSIONS, load_audio
+from ..core.errors import AudioError, ConfigError, PipelineError
+from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..train.model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedPara
                   svd: SvdParams = SvdParams()) -> np.ndarray:
     """Starts (samples) of the windows embedded for one recording ``y`` (22,050 Hz mono).
 
-    Mono: the voiced windows of ``pipeline.svd`` (at most ``segments_per_track``); mix:
+    Mono: the voiced windows of ``pipeline.analysis.voicing`` (at most ``segments_per_track``); mix:
     ``segments_per_track`` windows spread evenly over every ``mix_hop_samples`` step.
     """
     if network_domain(domain) == "mono":
@@ -77,11 +77,11 @@ def cut_segments(y: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def segment_log_mel(segments: np.ndarray) -> np.ndarray:
     """Log-mel of segments (n, 65536) -> (n, 129, 128) float32 (frames, bands).
 
-    Uses ``pipeline.features.log_mel`` (the mashup stage's definition) when present, else the
+    Uses ``pipeline.dataset.features.log_mel`` (the mashup stage's definition) when present, else the
     same recipe here: magnitude mel (Hann 1024, hop 512, centred) then log10(1 + 10 * mel).
     """
     try:
-        from .features import FeatureParams, log_mel
+        from ..dataset.features import FeatureParams, log_mel
     except ImportError:
         import librosa
 

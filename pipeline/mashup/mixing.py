@@ -1,7 +1,7 @@
 """Mixing one vocal window with one accompaniment segment: loudness balance and level.
 
 Both inputs already start on a beat: accompaniment segments at tracked beats, vocal windows
-on the vocal's beat grid (``pipeline.beat_grid``, in the analysis stage), so mixing them
+on the vocal's beat grid (``pipeline.analysis.beat_grid``, in the analysis stage), so mixing them
 sample-aligned puts the vocal beats on the accompaniment beats.
 
 Loudness (``mix_pair``)
@@ -21,8 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from .errors import PipelineError
-from .segment import HOP_LENGTH, N_FFT
+from ..core.errors import PipelineError
+from ..core.segment import HOP_LENGTH, N_FFT
 
 
 class SilentSegmentError(PipelineError):

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import shards
-from .errors import PipelineError
-from .segment import N_MELS, SEGMENT_FRAMES
-from .svd import spread_evenly
+from ..analysis.voicing import spread_evenly
+from ..core.errors import PipelineError
+from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..dataset import shards
 
 INDEX_COLUMNS = ("segment_id", "subset", "singer", "perf_id", "window_index", "mix_index",
                  "shard", "row")

@@ -27,9 +27,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..core.errors import ConfigError, PipelineError
+from ..dataset import shards
 from . import metrics
-from .errors import ConfigError, PipelineError
-from . import shards
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ fails on a missing corpus path.  Both run before any job.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 
 from .errors import ConfigError
 
-SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Sections whose values change the generated data; the dataset version hashes them.
 DATA_SECTIONS = ("seed", "sources", "demo", "shards", "split", "svd", "tempo", "key",
@@ -92,3 +93,12 @@ def canonical_hash(obj, length: int = 10) -> str:
 def dataset_version(config: dict) -> str:
     """Version of the dataset a config produces: a hash of every data-changing parameter."""
     return canonical_hash({k: config.get(k) for k in DATA_SECTIONS})
+
+
+def params_from(cls, values: dict, section: str):
+    """Build dataclass ``cls`` from ``values``; an unknown key is an error naming it."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{section}: unknown key(s) {unknown}; expected some of {sorted(names)}")
+    return cls(**values)

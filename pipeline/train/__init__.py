@@ -1,0 +1,3 @@
+"""The training stage (``rules/train.smk``): the network (``model``), triplet and segment
+sampling from shards (``sampling``) and the training loop (``loop``).
+"""
