@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core.atomic import write_json, write_parquet, write_text
 from ..core.errors import ConfigError, PipelineError
+from ..core.vocabulary import MODEL_NAMES
 from ..evaluate.protocol import (
     EvalParams,
     embed_models,
@@ -29,7 +30,6 @@ from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = {"mono": "MONO", "mixed": "MIXED", "cross": "CROSS"}
 
 
 def add_arguments(parser):

@@ -29,9 +29,9 @@ from ..core.atomic import write_json, write_npy, write_parquet
 from ..core.config import canonical_hash
 from ..core.errors import PipelineError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..core.vocabulary import DOMAINS
 from ..sources.manifest import sha256_file
 
-DOMAINS = ("mono", "mix")
 INDEX_COLUMNS = {"segment_id": "str", "subset": "str", "singer": "str", "perf_id": "str",
                  "song": "str", "window_index": "int64", "mix_index": "int64",
                  "vocal_start": "int64", "acc_track": "str", "acc_start": "int64",

@@ -23,6 +23,7 @@ from ..analysis.voicing import SvdParams, candidate_starts, detect_voiced_window
 from ..core.audio import AUDIO_EXTENSIONS, load_audio
 from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.vocabulary import domain_name
 from ..train.model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,6 @@ class EmbedParams:
                               "mix_hop_samples must be >= 1")
 
 
-def network_domain(domain: str) -> str:
-    """Normalise a domain name: "mono" -> "mono"; "mix" or "mixed" -> "mix"."""
-    if domain in ("mix", "mixed"):
-        return "mix"
-    if domain == "mono":
-        return "mono"
-    raise ConfigError(f"domain {domain!r} not in ('mono', 'mixed')")
-
-
 def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedParams(),
                   svd: SvdParams = SvdParams()) -> np.ndarray:
     """Starts (samples) of the windows embedded for one recording ``y`` (22,050 Hz mono).
@@ -62,7 +54,7 @@ def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedPara
     Mono: the voiced windows of ``pipeline.analysis.voicing`` (at most ``segments_per_track``); mix:
     ``segments_per_track`` windows spread evenly over every ``mix_hop_samples`` step.
     """
-    if network_domain(domain) == "mono":
+    if domain_name(domain) == "mono":
         svd = dataclasses.replace(svd, max_windows=params.segments_per_track)
         return detect_voiced_windows(y, params=svd).starts
     starts = candidate_starts(len(y), params.mix_hop_samples)
@@ -114,7 +106,7 @@ def embed_recording(y: np.ndarray, *, model: EmbeddingModel, domain: str,
     if len(starts) == 0:
         return starts, np.zeros((0, model.config.embedding_dim), dtype=np.float32)
     mels = segment_log_mel(cut_segments(y, starts))
-    return starts, embed_mels(model, mels, network_domain(domain), batch_size=params.batch_size)
+    return starts, embed_mels(model, mels, domain_name(domain), batch_size=params.batch_size)
 
 
 def audio_files(paths) -> list[Path]:
@@ -145,7 +137,7 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
     tracks, segments, skipped : pd.DataFrame
         Columns ``TRACK_COLUMNS``, ``SEGMENT_COLUMNS``, ``SKIPPED_COLUMNS``.
     """
-    domain = network_domain(domain)
+    domain = domain_name(domain)
     singers = {str(k): v for k, v in (singers or {}).items()}
     mid = model_id(model)
     tracks, segments, skipped = [], [], []

@@ -35,24 +35,22 @@ from tqdm.auto import tqdm
 from ..analysis.voicing import spread_evenly
 from ..core.atomic import write_json, write_text
 from ..core.errors import ConfigError, PipelineError
+from ..core.vocabulary import KINDS, anchor_domain, target_domain
 from . import sampling as data
 from .model import (
     EmbeddingModel,
     ModelConfig,
-    anchor_domain,
     embed_mels,
     hardest_negatives,
     hinge_rank_loss,
     init_from_classifiers,
     save_model,
     save_torch,
-    target_domain,
     triplet_embeddings,
 )
 
 log = logging.getLogger(__name__)
 
-FIT_KINDS = ("mono", "mixed", "cross")
 LOG_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_acc", "lr", "seconds"]
 TRAIN_STREAM, VALID_STREAM = 0, 1  # sampling streams of epoch_rng
 
@@ -220,8 +218,8 @@ def fit(dataset_dir, kind: str, params: TrainParams, out_dir, init=None, *,
     -------
     metrics : dict  (also written to ``out_dir/metrics.json``)
     """
-    if kind not in FIT_KINDS:
-        raise ConfigError(f"model kind {kind!r} not in {FIT_KINDS}")
+    if kind not in KINDS:
+        raise ConfigError(f"model kind {kind!r} not in {KINDS}")
     ds = _Data(dataset_dir)
     torch.manual_seed(params.seed)
     model = EmbeddingModel(kind, ModelConfig(dropout=params.dropout),

@@ -26,9 +26,16 @@ import torch.nn.functional as F
 
 from ..core.errors import ConfigError, PipelineError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..core.vocabulary import (
+    DOMAINS,
+    KINDS,
+    anchor_domain,
+    domain_name,
+    pretraining_domains,
+    target_domain,
+)
 
-DOMAINS = ("mono", "mix")
-KINDS = ("mono", "mixed", "cross", "classifier")
+NETWORK_KINDS = KINDS + ("classifier",)  # the embedding models and the pre-training classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,18 +104,16 @@ class EmbeddingModel(nn.Module):
     def __init__(self, kind: str, config: ModelConfig = ModelConfig(), *, normalisation: dict,
                  n_singers: int = 0, domain: str | None = None):
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"model kind {kind!r} not in {KINDS}")
+        if kind not in NETWORK_KINDS:
+            raise ValueError(f"model kind {kind!r} not in {NETWORK_KINDS}")
         self.kind, self.config = kind, config
-        if kind == "cross":
-            names = DOMAINS
-        elif kind == "classifier":
+        if kind == "classifier":
             if domain not in DOMAINS or n_singers < 2:
                 raise ValueError("a classifier needs a domain in ('mono', 'mix') "
                                  "and n_singers >= 2")
             names = (domain,)
         else:
-            names = ("mono",) if kind == "mono" else ("mix",)
+            names = pretraining_domains(kind)
         self.networks = nn.ModuleDict({name: Skeleton(config) for name in names})
         self.head = nn.Linear(config.embedding_dim, n_singers) if kind == "classifier" else None
         for d in DOMAINS:
@@ -177,21 +182,10 @@ def triplet_embeddings(model: EmbeddingModel, anchor, positive, negatives, *, ki
         a = model(anchor, "mono")  # (B, D)
         o = model(others, "mix")  # (B*(1+K), D)
     else:
-        domain = "mono" if kind == "mono" else "mix"
-        z = model(torch.cat([anchor, others]), domain)  # (B*(2+K), D)
+        z = model(torch.cat([anchor, others]), anchor_domain(kind))  # (B*(2+K), D)
         a, o = z[:b], z[b:]
     o = o.view(b, 1 + k, -1)  # (B, 1+K, D)
     return a, o[:, 0], o[:, 1:]
-
-
-def anchor_domain(kind: str) -> str:
-    """Domain of a model's anchors (and of its validation queries)."""
-    return "mix" if kind == "mixed" else "mono"
-
-
-def target_domain(kind: str) -> str:
-    """Domain of a model's positives and negatives."""
-    return "mono" if kind == "mono" else "mix"
 
 
 def hardest_negatives(model: EmbeddingModel, anchor, candidates, k: int):
@@ -320,7 +314,7 @@ def embed_mels(model: EmbeddingModel, mels, domain: str, *, batch_size: int = 25
     """
     import numpy as np
 
-    domain = "mix" if domain == "mixed" else domain
+    domain = domain_name(domain)
     model.eval()
     device = next(model.parameters()).device
     out = np.empty((len(mels), model.config.embedding_dim), dtype=np.float32)
