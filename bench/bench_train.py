@@ -30,6 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline.core.random import rng_for  # noqa: E402
+from pipeline.dataset.reader import ShardReader  # noqa: E402
+from pipeline.dataset.shards import INDEX_COLUMNS, shard_name  # noqa: E402
 from pipeline.train import loop as train
 from pipeline.train import sampling as data  # noqa: E402
 from pipeline.train.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
@@ -53,9 +56,12 @@ def write_random_dataset(path: Path, *, singers: int, perfs: int = 4, windows: i
     path.mkdir(parents=True)
     for k, group in index.groupby("shard"):
         for domain in ("mono", "mix"):
-            np.save(path / f"{domain}-{k:06d}.npy",
+            np.save(path / shard_name(domain, k),
                     rng.standard_normal((len(group), 129, 128)).astype(np.float16))
-    index.to_parquet(path / "index.parquet")
+    for column, dtype in INDEX_COLUMNS.items():  # neutral values for what training never reads
+        if column not in index:
+            index[column] = "" if dtype == "str" else 0
+    index[list(INDEX_COLUMNS)].astype(INDEX_COLUMNS).to_parquet(path / "index.parquet")
     norm = {"mean": 0.0, "std": 1.0}
     (path / "card.json").write_text(json.dumps({"version": "bench", "normalisation":
                                                 {"mono": norm, "mix": norm}}))
@@ -94,8 +100,8 @@ def loader_rate(dataset: Path, repeats: int, n_batches: int = 20, batch: int = 3
     ds = train._Data(dataset)
     anchors, targets = ds.pool("mono", ["train"]), ds.pool("mix", ["train"])
     plan = data.plan_triplets(anchors, targets, n_items=n_batches * batch, negatives=4,
-                              rng=data.epoch_rng(0, 0, 1))
-    batches = data.TripletBatches(data.ShardReader(dataset), anchors, targets, plan, batch)
+                              rng=rng_for(0, 0, 1))
+    batches = data.TripletBatches(ShardReader(dataset), anchors, targets, plan, batch)
 
     def read_all():
         for b in range(len(batches)):

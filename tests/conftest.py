@@ -20,3 +20,14 @@ def small_corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo_corpus")
     generate_corpus(root, preset("small", seed=1234), workers=2)
     return root
+
+
+def complete_index(index):
+    """A synthetic test index with every dataset index column (missing ones at neutral values)."""
+    from pipeline.dataset.shards import INDEX_COLUMNS
+
+    index = index.copy()
+    for column, dtype in INDEX_COLUMNS.items():
+        if column not in index:
+            index[column] = "" if dtype == "str" else 0
+    return index[list(INDEX_COLUMNS)].astype(INDEX_COLUMNS)

@@ -30,7 +30,7 @@ def vocal_files(tmp_path_factory):
     """A good m4a vocal in E minor, plus a silent, an empty, a truncated and a short file."""
     d = tmp_path_factory.mktemp("vocals")
     y, _ = sung_phrases(key_index("E minor"), 24.0, phrase_s=8.0, gap_s=1.0)
-    good = write_aac(d / "good.m4a", [y[:, None]], sr=SR)
+    write_aac(d / "good.m4a", [y[:, None]], sr=SR)
     broken = write_aac(d / "whole.m4a", [y[:, None]], sr=SR)
     (d / "truncated.m4a").write_bytes(broken.read_bytes()[: broken.stat().st_size // 3])
     write_wav(d / "silent.wav", np.zeros((SR * 5, 1), np.float32), sr=SR)

@@ -5,8 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import complete_index
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.random import rng_for
+from pipeline.dataset.reader import ShardReader, read_card, read_index
+from pipeline.dataset.shards import shard_name
 from pipeline.train import sampling as data
 
 FRAMES, BANDS = 129, 128
@@ -46,9 +50,9 @@ def write_dataset(path, rng, *, train_singers=6, test_singers=2, train_perfs=3, 
     path.mkdir(parents=True, exist_ok=True)
     for k in (0, 1):
         sel = index["shard"].to_numpy() == k
-        np.save(path / f"mono-{k:06d}.npy", mono[sel])
-        np.save(path / f"mix-{k:06d}.npy", mix[sel])
-    index.to_parquet(path / "index.parquet")
+        np.save(path / shard_name("mono", k), mono[sel])
+        np.save(path / shard_name("mix", k), mix[sel])
+    complete_index(index).to_parquet(path / "index.parquet")
     card = {"version": "synthetic-v1",
             "normalisation": {d: {"mean": float(a.astype(np.float64).mean()),
                                   "std": float(a.astype(np.float64).std())}
@@ -58,14 +62,20 @@ def write_dataset(path, rng, *, train_singers=6, test_singers=2, train_perfs=3, 
     return path
 
 
+def training_index(dataset):
+    index = read_index(dataset)
+    index["window"] = data.window_codes(index)
+    return index
+
+
 @pytest.fixture
 def dataset(tmp_path, rng):
     return write_dataset(tmp_path / "v1", rng)
 
 
 def test_reader_returns_the_indexed_segments_in_request_order(dataset):
-    index = data.read_index(dataset)
-    reader = data.ShardReader(dataset)
+    index = training_index(dataset)
+    reader = ShardReader(dataset)
     pick = index.sample(10, random_state=1)
     got = reader.gather("mix", pick["shard"].to_numpy(), pick["row"].to_numpy())
     assert got.dtype == np.float32 and got.shape == (10, FRAMES, BANDS)
@@ -74,7 +84,7 @@ def test_reader_returns_the_indexed_segments_in_request_order(dataset):
 
 
 def test_pools_are_singer_blocks_and_mono_keeps_each_window_once(dataset):
-    index = data.read_index(dataset)
+    index = training_index(dataset)
     singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
     mono = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
     mix = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
@@ -88,12 +98,12 @@ def test_pools_are_singer_blocks_and_mono_keeps_each_window_once(dataset):
 
 
 def test_sampler_never_draws_a_negative_of_the_anchors_singer(dataset):
-    index = data.read_index(dataset)
+    index = training_index(dataset)
     singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
     anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
     targets = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
     plan = data.plan_triplets(anchors, targets, n_items=5000, negatives=4,
-                              rng=data.epoch_rng(3, 0, 1))
+                              rng=rng_for(3, 0, 1))
     a_singer = anchors.singer[plan.anchor]
     assert plan.negatives.shape == (5000, 4)
     assert not np.any(targets.singer[plan.negatives] == a_singer[:, None])
@@ -105,27 +115,27 @@ def test_sampler_never_draws_a_negative_of_the_anchors_singer(dataset):
 
 
 def test_plans_are_pure_functions_of_seed_and_epoch(dataset):
-    index = data.read_index(dataset)
+    index = training_index(dataset)
     singers = tuple(sorted(index["singer"].unique()))[:6]
     pool = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
     draw = lambda seed, epoch: data.plan_triplets(pool, pool, n_items=100, negatives=4,
-                                                  rng=data.epoch_rng(seed, 0, epoch))
+                                                  rng=rng_for(seed, 0, epoch))
     a, b, c = draw(1, 2), draw(1, 2), draw(1, 3)
     np.testing.assert_array_equal(a.negatives, b.negatives)
     assert not np.array_equal(a.anchor, c.anchor)
     # one pass covers every anchor exactly once
-    full = data.plan_triplets(pool, pool, n_items=None, negatives=4, rng=data.epoch_rng(0, 0, 0))
+    full = data.plan_triplets(pool, pool, n_items=None, negatives=4, rng=rng_for(0, 0, 0))
     assert sorted(full.anchor) == list(range(len(pool)))
 
 
 def test_triplet_batches_hold_the_planned_segments(dataset):
-    index = data.read_index(dataset)
+    index = training_index(dataset)
     singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
     anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
     targets = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
     plan = data.plan_triplets(anchors, targets, n_items=10, negatives=4,
-                              rng=data.epoch_rng(0, 0, 0))
-    reader = data.ShardReader(dataset)
+                              rng=rng_for(0, 0, 0))
+    reader = ShardReader(dataset)
     batches = data.TripletBatches(reader, anchors, targets, plan, batch_size=4)
     assert len(batches) == 3
     a, p, n = batches[1]
@@ -138,19 +148,19 @@ def test_triplet_batches_hold_the_planned_segments(dataset):
 def test_missing_card_or_shard_is_an_error_naming_the_file(dataset):
     (dataset / "card.json").unlink()
     with pytest.raises(PipelineError, match="card.json"):
-        data.read_card(dataset)
+        read_card(dataset)
     with pytest.raises(PipelineError, match="mono-000007.npy"):
-        data.ShardReader(dataset).shard("mono", 7)
+        ShardReader(dataset).shard("mono", 7)
 
 
 def test_singers_without_target_segments_are_neither_anchors_nor_negatives(dataset):
-    index = data.read_index(dataset)
+    index = training_index(dataset)
     singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
     anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
     targets = data.make_pool(index[index["singer"] != "u02"], domain="mix", subsets=["train"],
                              singers=singers)
     plan = data.plan_triplets(anchors, targets, n_items=2000, negatives=4,
-                              rng=data.epoch_rng(0, 0, 0))
+                              rng=rng_for(0, 0, 0))
     assert 2 not in set(anchors.singer[plan.anchor])
     assert 2 not in set(targets.singer[plan.negatives].ravel())
     assert not np.any(targets.singer[plan.negatives] == anchors.singer[plan.anchor][:, None])

@@ -14,10 +14,10 @@ from pipeline.cli import main
 from pipeline.core.audio import load_audio, load_stems_sum, probe_audio
 from pipeline.core.errors import ConfigError
 from pipeline.core.music import key_index, scale_pitch_classes
+from pipeline.core.random import rng_for
 from pipeline.demo import DemoParams, generate_corpus, preset
 from pipeline.demo.accompaniment import STEMS, render_track
 from pipeline.demo.corpus import SR, synthesise_performance
-from pipeline.demo.params import rng_for
 from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks
 from pipeline.demo.writers import write_aac
 

@@ -3,8 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import complete_index
 
 from pipeline.core.errors import PipelineError
+from pipeline.dataset.reader import read_index
+from pipeline.dataset.shards import shard_name
 from pipeline.evaluate import protocol as evaluate
 
 N_TEST, N_TRAIN, WINDOWS = 12, 2, 3
@@ -33,9 +36,9 @@ def write_dataset(path, rng, *, n_test=N_TEST, n_train=N_TRAIN, windows=WINDOWS)
     path.mkdir(parents=True, exist_ok=True)
     for k in (0, 1):
         sel = index["shard"].to_numpy() == k
-        np.save(path / f"mono-{k:06d}.npy", np.stack(mono)[sel])
-        np.save(path / f"mix-{k:06d}.npy", np.stack(mix)[sel])
-    index.to_parquet(path / "index.parquet")
+        np.save(path / shard_name("mono", k), np.stack(mono)[sel])
+        np.save(path / shard_name("mix", k), np.stack(mix)[sel])
+    complete_index(index).to_parquet(path / "index.parquet")
     return path
 
 
@@ -107,7 +110,7 @@ def test_random_baseline_near_chance_and_deterministic(dataset):
 
 def test_track_vector_is_mean_of_first_segments_of_mix_index_0(dataset):
     params = evaluate.EvalParams(segments_per_track=2)
-    rows = evaluate.select_segments(evaluate.read_index(dataset), subsets=["test_query"],
+    rows = evaluate.select_segments(read_index(dataset), subsets=["test_query"],
                                     segments_per_track=2)
     assert len(rows) == N_TEST * 4 * 2 and (rows["mix_index"] == 0).all()
     tracks = evaluate.embed_tracks(dataset, rows, lambda m, d: m[:, 0, :3], params=params)
@@ -147,7 +150,7 @@ def test_track_table_round_trip_and_tsne(dataset):
 
 def test_errors_name_the_file(tmp_path, dataset):
     with pytest.raises(PipelineError, match="index.parquet"):
-        evaluate.read_index(tmp_path)
+        read_index(tmp_path)
     (dataset / "mix-000001.npy").unlink()
     with pytest.raises(PipelineError, match="mix-000001.npy"):
         evaluate.evaluate_models(dataset, {("M", True): perfect}, params=PARAMS)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import complete_index
 from scipy.stats import norm
 from sklearn.mixture import GaussianMixture
 
@@ -88,7 +89,7 @@ def write_gaussian_dataset(path, rng, *, n_test=6, n_train=4, windows=2):
     path.mkdir(parents=True)
     np.save(path / "mono-000000.npy", np.stack(mono).astype(np.float16))
     np.save(path / "mix-000000.npy", np.stack(mix).astype(np.float16))
-    pd.DataFrame.from_records(records).to_parquet(path / "index.parquet")
+    complete_index(pd.DataFrame.from_records(records)).to_parquet(path / "index.parquet")
     return path
 
 

@@ -6,14 +6,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.dataset.shards import (
-    INDEX_COLUMNS,
-    build_card,
-    dataset_version,
-    index_frame,
-    verify,
-    write_shard,
-)
+from pipeline.core.config import dataset_version
+from pipeline.dataset.card import build_card
+from pipeline.dataset.shards import INDEX_COLUMNS, index_frame, write_shard
+from pipeline.dataset.verify import verify
 
 
 def _rows(k, n, subset):
@@ -89,9 +85,9 @@ def test_verify_catches_missing_and_truncated(dataset):
 
 
 def test_dataset_version_is_canonical():
-    a = dataset_version({"b": 1, "a": {"y": 2, "x": [1, 2]}})
-    assert a == dataset_version({"a": {"x": [1, 2], "y": 2}, "b": 1})
-    assert len(a) == 10 and a != dataset_version({"b": 2, "a": {"y": 2, "x": [1, 2]}})
+    a = dataset_version({"seed": 1, "mashup": {"y": 2, "x": [1, 2]}})
+    assert a == dataset_version({"mashup": {"x": [1, 2], "y": 2}, "seed": 1, "train": {"lr": 1}})
+    assert len(a) == 10 and a != dataset_version({"seed": 2, "mashup": {"y": 2, "x": [1, 2]}})
 
 
 def test_write_shard_rejects_misaligned(tmp_path):

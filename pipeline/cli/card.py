@@ -8,8 +8,8 @@ import dataclasses
 import logging
 
 from ..core.errors import ConfigError
+from ..dataset.card import build_card
 from ..dataset.features import FeatureParams, mel_settings
-from ..dataset.shards import build_card
 from ..mashup.mix import MashupParams
 from ._common import load_params_dict, params_from
 

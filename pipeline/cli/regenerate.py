@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..core.atomic import write_parquet
 from ..core.errors import PipelineError
+from ..dataset.card import build_card
 from ..dataset.features import FeatureParams, mel_settings
-from ..dataset.shards import build_card
 from ..mashup.mix import (
     CachedAccompaniments,
     MashupParams,

@@ -5,7 +5,7 @@ Exit status 0 when intact, 1 with one line per problem otherwise.
 
 import sys
 
-from ..dataset.shards import verify
+from ..dataset.verify import verify
 
 
 def add_arguments(parser):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 from pathlib import Path
 
 import yaml
 
 from .errors import ConfigError
+from .hashing import canonical_hash
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -84,15 +83,17 @@ def check_paths(config: dict) -> None:
                         raise ConfigError(f"config key 'sources.vocals.{key}': file not found: {p}")
 
 
-def canonical_hash(obj, length: int = 10) -> str:
-    """Short sha256 of the canonical JSON of ``obj``."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+def data_params(config: dict) -> dict:
+    """The data-changing sections of a validated ``config`` (``DATA_SECTIONS``), absent as None."""
+    return {k: config.get(k) for k in DATA_SECTIONS}
 
 
 def dataset_version(config: dict) -> str:
-    """Version of the dataset a config produces: a hash of every data-changing parameter."""
-    return canonical_hash({k: config.get(k) for k in DATA_SECTIONS})
+    """Version of the dataset a config produces: 10 hex of the sha256 of ``data_params``.
+
+    The one definition of a version: rules, the card and ``regenerate`` all call it.
+    """
+    return canonical_hash(data_params(config))
 
 
 def params_from(cls, values: dict, section: str):

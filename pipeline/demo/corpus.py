@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from ..core.atomic import write_json, write_parquet, write_text
 from ..core.music import key_name
+from ..core.random import rng_for
 from .accompaniment import STEMS, render_track
 from .channel import add_noise_floor, apply_channel, draw_channel
 from .melody import compose_song, perform
-from .params import DemoParams, rng_for
+from .params import DemoParams
 from .plan import (
     PerformancePlan,
     TrackPlan,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import zlib
-
-import numpy as np
 
 from ..core.errors import ConfigError
 
@@ -111,12 +108,3 @@ def preset(name: str, **overrides) -> DemoParams:
         raise ConfigError(f"demo.preset: {name!r} not in ('default', 'small')")
     base = SMALL if name == "small" else {}
     return DemoParams(**{**base, **overrides})
-
-
-def rng_for(seed: int, *ids) -> np.random.Generator:
-    """An independent random stream for one item, from the global seed and the item's ids.
-
-    Ids are hashed with CRC-32 (stable across runs, unlike Python's ``hash``).
-    """
-    words = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(str(i).encode("utf-8")) for i in ids]
-    return np.random.default_rng(np.random.SeedSequence(words))

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from .params import DemoParams, rng_for
+from ..core.random import rng_for
+from .params import DemoParams
 
 BEATS_PER_BAR = 4
 CHORD_BEATS = 2

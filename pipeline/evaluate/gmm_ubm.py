@@ -27,13 +27,12 @@ import pandas as pd
 from scipy.fft import dct
 
 from ..core.errors import PipelineError
+from ..core.random import rng_for
+from ..dataset.reader import ShardReader, read_index
 from .protocol import (
     SCENARIOS,
     TEST_SUBSETS,
     EvalParams,
-    iter_mels,
-    read_index,
-    rng_for,
     scores_metrics,
     select_segments,
     tidy,
@@ -180,8 +179,8 @@ def llr_scores(ubm, adapted_means: np.ndarray, frames: np.ndarray, *, n_top: int
 def load_mfcc(dataset_dir, rows: pd.DataFrame, *, domain: str, params: EvalParams) -> np.ndarray:
     """MFCCs (n_rows, 129, n_mfcc) float32 of ``rows`` in ``domain``."""
     out = None
-    for positions, mels in iter_mels(dataset_dir, rows, domain=domain,
-                                     batch_size=params.batch_size):
+    batches = ShardReader(dataset_dir).batches(rows, domain=domain, batch_size=params.batch_size)
+    for positions, mels in batches:
         feats = mfcc_from_logmel(mels, n_mfcc=params.n_mfcc)
         if out is None:
             out = np.zeros((len(rows),) + feats.shape[1:], dtype=np.float32)

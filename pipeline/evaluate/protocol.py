@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import zlib
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import ConfigError, PipelineError
-from ..dataset import shards
+from ..core.random import rng_for
+from ..dataset.reader import ShardReader, read_index
 from . import metrics
 
 log = logging.getLogger(__name__)
@@ -44,9 +43,6 @@ SCENARIOS = {  # name -> (source domain, target domain)
 TEST_SUBSETS = ("test_model", "test_query")
 TOP_K = (1, 5)  # identification accuracies reported (paper: top-1 and top-5)
 METRIC_COLUMNS = ["model", "pretrained", "scenario", "metric", "value", "n"]
-INDEX_COLUMNS = ["segment_id", "subset", "singer", "perf_id", "window_index", "mix_index",
-                 "shard", "row"]
-
 
 @dataclasses.dataclass(frozen=True)
 class EvalParams:
@@ -97,11 +93,6 @@ class TrackSet:
 
 # ----------------------------------------------------------------------------- dataset I/O
 
-def read_index(dataset_dir) -> pd.DataFrame:
-    """``index.parquet``, checked for the columns evaluation needs."""
-    return shards.read_index(dataset_dir, INDEX_COLUMNS)
-
-
 def select_segments(index: pd.DataFrame, *, subsets, segments_per_track: int) -> pd.DataFrame:
     """The rows that represent each track: ``mix_index == 0``, first windows by index.
 
@@ -113,36 +104,12 @@ def select_segments(index: pd.DataFrame, *, subsets, segments_per_track: int) ->
     return rows.groupby("perf_id", sort=True).head(segments_per_track).reset_index(drop=True)
 
 
-def iter_mels(dataset_dir, rows: pd.DataFrame, *, domain: str, batch_size: int):
-    """Yield ``(positions, mels)`` batches for ``rows`` of a domain ("mono" or "mix").
-
-    ``positions`` index into ``rows``; ``mels`` is float32 (n, 129, 128).  Shards are
-    memory-mapped, so only one batch is in memory at a time.
-    """
-    if domain not in ("mono", "mix"):
-        raise PipelineError(f"unknown domain {domain!r}; expected 'mono' or 'mix'")
-    dataset_dir = Path(dataset_dir)
-    shards = rows["shard"].to_numpy()
-    row_in_shard = rows["row"].to_numpy()
-    for shard in np.unique(shards):
-        path = dataset_dir / f"{domain}-{int(shard):06d}.npy"
-        if not path.exists():
-            raise PipelineError(f"{path}: shard not found")
-        array = np.load(path, mmap_mode="r")
-        positions = np.flatnonzero(shards == shard)
-        if row_in_shard[positions].max() >= len(array):
-            raise PipelineError(f"{path}: index refers to row {row_in_shard[positions].max()} "
-                                f"of a shard with {len(array)} rows")
-        for start in range(0, len(positions), batch_size):
-            chunk = positions[start:start + batch_size]
-            yield chunk, np.asarray(array[row_in_shard[chunk]], dtype=np.float32)
-
-
 def embed_segments(dataset_dir, rows: pd.DataFrame, embed_fn: EmbedFn, *, domain: str,
                    batch_size: int = 256) -> np.ndarray:
     """Embeddings (n_rows, d) of ``rows`` in ``domain``, in row order."""
     out = None
-    for positions, mels in iter_mels(dataset_dir, rows, domain=domain, batch_size=batch_size):
+    batches = ShardReader(dataset_dir).batches(rows, domain=domain, batch_size=batch_size)
+    for positions, mels in batches:
         emb = np.asarray(embed_fn(mels, domain), dtype=np.float64)
         if out is None:
             out = np.zeros((len(rows), emb.shape[1]))
@@ -214,12 +181,6 @@ def scenario_records(tracks: dict[str, TrackSet], *, scenarios, k: int) -> list[
         for metric, (value, n) in vector_metrics(query, tracks[target], k=k).items():
             records.append({"scenario": name, "metric": metric, "value": value, "n": n})
     return records
-
-
-def rng_for(seed: int, *labels) -> np.random.Generator:
-    """A generator seeded from ``seed`` and stable labels (crc32, never ``hash()``)."""
-    keys = [zlib.crc32(str(label).encode()) for label in labels]
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 
 def random_tracks(tracks: TrackSet, *, dim: int, seed: int, label: str) -> TrackSet:

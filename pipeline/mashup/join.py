@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import zlib
 
 import numpy as np
 import pandas as pd
 
 from ..core.music import relative_key
+from ..core.random import rng_for
 from ..core.segment import SEGMENT_SAMPLES
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,6 @@ class JoinResult:
 def tempo_bucket(bpm) -> np.ndarray:
     """Whole-BPM bucket, rounding halves up (not to even): int64."""
     return np.floor(np.asarray(bpm, dtype=np.float64) + 0.5).astype(np.int64)
-
-
-def item_rng(seed: int, item_id: str) -> np.random.Generator:
-    """Random stream of one item from the global seed and a stable hash of its id."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(item_id.encode())]))
 
 
 def number_windows(windows: pd.DataFrame) -> pd.DataFrame:
@@ -222,7 +217,7 @@ def _choose(w, seg, hits, *, eligible, seed, mixes_per_window, max_segment_uses)
     for i, a, b in zip(eligible, first, last):
         cand = np.concatenate([np.arange(o, o + n) for o, n in zip(hit_offset[a:b], hit_size[a:b])])
         cand_tracks = track_codes[cand]
-        rng = item_rng(seed, f"{perf[i]}:{int(start[i])}")
+        rng = rng_for(seed, f"{perf[i]}:{int(start[i])}")
         ok = np.ones(len(cand), bool)
         for m in range(mixes_per_window):
             if max_segment_uses > 0:

@@ -307,8 +307,8 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
 def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
     """Decode every accompaniment the recipe names (checking sha256) into an audio cache
     ``cache_dir/0.audio.npy`` + ``0.tracks.parquet`` readable by ``CachedAccompaniments``."""
+    from ..core.hashing import content_hash
     from ..sources.accompaniments import accompaniment_files, load_accompaniment
-    from ..sources.manifest import content_hash
 
     tracks = recipe.drop_duplicates("acc_track").sort_values("acc_track")
     parts, rows, offset = [], [], 0
@@ -334,7 +334,7 @@ def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
 
 def vocal_paths_from_recipe(recipe: pd.DataFrame, root) -> dict:
     """perf_id -> path under ``root``, after checking each file's sha256 against the recipe."""
-    from ..sources.manifest import sha256_file
+    from ..core.hashing import sha256_file
 
     out = {}
     for r in recipe.drop_duplicates("perf_id").itertuples(index=False):

@@ -7,7 +7,6 @@ audio, happens once, in the analysis stage, which records its own skips.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tqdm import tqdm
 
 from ..core.audio import probe_audio
 from ..core.errors import AudioError
+from ..core.hashing import content_hash
 from ..core.segment import SEGMENT_SECONDS
 from .accompaniments import accompaniment_files
 
@@ -24,23 +24,6 @@ log = logging.getLogger(__name__)
 
 SKIPPED_COLUMNS = ["corpus", "path", "id", "stage", "reason", "detail"]
 STEM_STREAMS = 5  # mixture, drums, bass, other, vocals
-
-
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def content_hash(paths) -> str:
-    """sha256 of one file, or of the sorted per-file hashes for a multi-file item."""
-    paths = list(paths)
-    if len(paths) == 1:
-        return sha256_file(paths[0])
-    return hashlib.sha256("".join(sha256_file(p) for p in paths).encode()).hexdigest()
 
 
 def probe_candidates(candidates: pd.DataFrame, corpus: str,

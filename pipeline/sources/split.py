@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import ConfigError
+from ..core.random import rng_for
 
 SUBSETS = ("train", "valid", "test_model", "test_query")
 
@@ -37,7 +38,7 @@ def split_singers(manifest: pd.DataFrame, params: SplitParams, seed: int) -> pd.
     they have two or more) for validation.  Singers beyond the requested counts are left out
     (subset "unused").
     """
-    rng = np.random.default_rng(seed)
+    rng = rng_for(seed)
     tracks = {s: sorted(g["id"]) for s, g in manifest.groupby("singer", sort=True)}
     singers = sorted(tracks)
     order = [singers[i] for i in rng.permutation(len(singers))]

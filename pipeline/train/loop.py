@@ -35,7 +35,9 @@ from tqdm.auto import tqdm
 from ..analysis.voicing import spread_evenly
 from ..core.atomic import write_json, write_text
 from ..core.errors import ConfigError, PipelineError
+from ..core.random import rng_for
 from ..core.vocabulary import KINDS, anchor_domain, target_domain
+from ..dataset.reader import ShardReader, read_card, read_index
 from . import sampling as data
 from .model import (
     EmbeddingModel,
@@ -133,9 +135,10 @@ class _Data:
 
     def __init__(self, dataset_dir):
         self.dir = Path(dataset_dir)
-        self.card = data.read_card(dataset_dir)
-        self.index = data.read_index(dataset_dir)
-        self.reader = data.ShardReader(dataset_dir)
+        self.card = read_card(dataset_dir)
+        self.index = read_index(dataset_dir)
+        self.index["window"] = data.window_codes(self.index)
+        self.reader = ShardReader(dataset_dir)
         self.singers = tuple(sorted(self.index.loc[self.index["subset"] == "train", "singer"]
                                     .astype(str).unique()))
         if len(self.singers) < 2:
@@ -177,7 +180,7 @@ def pretrain(dataset_dir, domain: str, params: TrainParams, out_dir, *,
     n_items = _whole_batches(n_items, params.batch_size)
 
     def batches(epoch):
-        rng = data.epoch_rng(params.seed, TRAIN_STREAM, epoch)
+        rng = rng_for(params.seed, TRAIN_STREAM, epoch)
         passes = -(-n_items // len(train_pool))
         which = np.concatenate([rng.permutation(len(train_pool)) for _ in range(passes)])[:n_items]
         return data.SegmentBatches(ds.reader, train_pool, which, params.batch_size)
@@ -235,7 +238,7 @@ def fit(dataset_dir, kind: str, params: TrainParams, out_dir, init=None, *,
 
     def batches(epoch):
         plan = data.plan_triplets(anchors, targets, n_items=n_items, negatives=k,
-                                  rng=data.epoch_rng(params.seed, TRAIN_STREAM, epoch),
+                                  rng=rng_for(params.seed, TRAIN_STREAM, epoch),
                                   candidates=candidates)
         return data.TripletBatches(ds.reader, anchors, targets, plan, params.batch_size)
 
@@ -251,7 +254,7 @@ def fit(dataset_dir, kind: str, params: TrainParams, out_dir, init=None, *,
     v_targets = ds.pool(t_dom, ["train", "valid"])
     v_plan = data.plan_triplets(v_anchors, v_targets, negatives=params.negatives,
                                 n_items=min(params.valid_items, len(v_anchors)),
-                                rng=data.epoch_rng(params.seed, VALID_STREAM, 0))
+                                rng=rng_for(params.seed, VALID_STREAM, 0))
     task = _Task(model=model, batches=batches, step=step,
                  valid_batches=data.TripletBatches(ds.reader, v_anchors, v_targets, v_plan,
                                                    params.batch_size),

@@ -18,8 +18,6 @@ of singers drawn uniformly among the other singers (never the anchor's).
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,65 +25,7 @@ import torch
 
 from ..analysis.voicing import spread_evenly
 from ..core.errors import PipelineError
-from ..core.segment import N_MELS, SEGMENT_FRAMES
-from ..dataset import shards
-
-INDEX_COLUMNS = ("segment_id", "subset", "singer", "perf_id", "window_index", "mix_index",
-                 "shard", "row")
-
-
-def read_card(dataset_dir) -> dict:
-    """``card.json`` of a dataset version, checked for the normalisation statistics."""
-    path = Path(dataset_dir) / "card.json"
-    if not path.exists():
-        raise PipelineError(f"{path}: dataset card not found")
-    card = json.loads(path.read_text())
-    for d in ("mono", "mix"):
-        stats = card.get("normalisation", {}).get(d, {})
-        if not {"mean", "std"} <= set(stats) or not float(stats["std"]) > 0:
-            raise PipelineError(f"{path}: normalisation.{d} needs a mean and a positive std")
-    return card
-
-
-def read_index(dataset_dir) -> pd.DataFrame:
-    """``index.parquet`` of a dataset version plus a ``window`` code column (``window_codes``)."""
-    index = shards.read_index(dataset_dir, INDEX_COLUMNS)
-    index["window"] = window_codes(index)
-    return index
-
-
-class ShardReader:
-    """Reads segments from memory-mapped shards; picklable for DataLoader workers."""
-
-    def __init__(self, dataset_dir):
-        self.dataset_dir = Path(dataset_dir)
-        self._maps: dict = {}
-
-    def __getstate__(self):
-        return {"dataset_dir": self.dataset_dir, "_maps": {}}
-
-    def shard(self, domain: str, k: int) -> np.ndarray:
-        key = (domain, int(k))
-        if key not in self._maps:
-            path = self.dataset_dir / f"{domain}-{int(k):06d}.npy"
-            if not path.exists():
-                raise PipelineError(f"{path}: shard not found")
-            array = np.load(path, mmap_mode="r")
-            if array.ndim != 3 or array.shape[1:] != (SEGMENT_FRAMES, N_MELS):
-                raise PipelineError(f"{path}: shape {array.shape}, expected (n, "
-                                    f"{SEGMENT_FRAMES}, {N_MELS})")
-            self._maps[key] = array
-        return self._maps[key]
-
-    def gather(self, domain: str, shards: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Segments at (``shards[i]``, ``rows[i]``) -> float32 (n, 129, 128), in input order."""
-        shards, rows = np.asarray(shards).ravel(), np.asarray(rows).ravel()
-        out = np.empty((len(rows), SEGMENT_FRAMES, N_MELS), dtype=np.float32)
-        for k in np.unique(shards):
-            at = np.flatnonzero(shards == k)
-            order = np.argsort(rows[at], kind="stable")  # ascending rows read the map in order
-            out[at[order]] = self.shard(domain, k)[rows[at][order]]
-        return out
+from ..dataset.reader import ShardReader
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,11 +77,6 @@ def make_pool(index: pd.DataFrame, *, domain: str, subsets, singers) -> Pool:
                 row=rows["row"].to_numpy(np.int64)[order], singer=singer,
                 window=rows["window"].to_numpy(np.int64)[order], offsets=offsets,
                 singers=tuple(singers))
-
-
-def epoch_rng(seed: int, stream: int, epoch: int) -> np.random.Generator:
-    """The generator of one (seed, stream, epoch): plans do not depend on earlier epochs."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), int(epoch)]))
 
 
 @dataclasses.dataclass(frozen=True)
