@@ -23,6 +23,7 @@ from ..analysis.voicing import SvdParams, candidate_starts, detect_voiced_window
 from ..core.audio import AUDIO_EXTENSIONS, load_audio
 from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import domain_name
 from ..train.model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
 
@@ -170,10 +171,6 @@ def sidecar_paths(out) -> tuple[Path, Path]:
     return out.with_name(f"{stem}.segments.parquet"), out.with_name(f"{stem}.skipped.parquet")
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def rank_index(query: np.ndarray, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rank an index's tracks, and its singers, by cosine similarity to a track vector.
 
@@ -188,16 +185,16 @@ def rank_index(query: np.ndarray, index: pd.DataFrame) -> tuple[pd.DataFrame, pd
     if len(index) == 0:
         raise PipelineError("the index holds no tracks")
     vectors = np.stack(index["embedding"].to_numpy()).astype(np.float64)
-    q = _unit(np.asarray(query, dtype=np.float64))
-    tracks = index[["singer", "track", "path"]].assign(score=_unit(vectors) @ q)
+    q = unit_rows(np.asarray(query, dtype=np.float64))
+    tracks = index[["singer", "track", "path"]].assign(score=unit_rows(vectors) @ q)
     tracks = tracks.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     tracks.insert(0, "rank", np.arange(1, len(tracks) + 1))
     labelled = index["singer"].astype(str) != ""
-    rows = []
-    for singer, group in index[labelled].groupby("singer", sort=True):
-        centre = np.stack(group["embedding"].to_numpy()).astype(np.float64).mean(axis=0)
-        rows.append({"singer": singer, "score": float(_unit(centre) @ q), "n_tracks": len(group)})
-    singers = pd.DataFrame(rows, columns=["singer", "score", "n_tracks"])
+    codes, names = pd.factorize(index.loc[labelled, "singer"], sort=True)
+    centres, counts = group_means(vectors[labelled.to_numpy()], codes, len(names))
+    singers = pd.DataFrame({"singer": np.asarray(names, dtype=object),
+                            "score": unit_rows(centres) @ q if len(names) else np.zeros(0),
+                            "n_tracks": counts})
     singers = singers.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     singers.insert(0, "rank", np.arange(1, len(singers) + 1))
     return tracks[["rank", "score", "singer", "track", "path"]], singers

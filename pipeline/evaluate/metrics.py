@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import PipelineError
+from ..core.vectors import unit_rows
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -35,11 +36,7 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise PipelineError(f"cosine_similarity: shapes {a.shape} and {b.shape} do not match")
-    na = np.linalg.norm(a, axis=1, keepdims=True)
-    nb = np.linalg.norm(b, axis=1, keepdims=True)
-    a = np.divide(a, na, out=np.zeros_like(a), where=na > 0)
-    b = np.divide(b, nb, out=np.zeros_like(b), where=nb > 0)
-    return a @ b.T
+    return unit_rows(a) @ unit_rows(b).T
 
 
 def rank_items(scores: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..core.errors import ConfigError, PipelineError
 from ..core.random import rng_for
+from ..core.vectors import group_means
 from ..dataset.reader import ShardReader, read_index
 from . import metrics
 
@@ -122,12 +123,10 @@ def embed_segments(dataset_dir, rows: pd.DataFrame, embed_fn: EmbedFn, *, domain
 def track_vectors(rows: pd.DataFrame, segment_vectors: np.ndarray) -> TrackSet:
     """Mean segment vector per ``perf_id`` (tracks sorted by perf_id)."""
     codes, perf_ids = pd.factorize(rows["perf_id"], sort=True)
-    sums = np.zeros((len(perf_ids), segment_vectors.shape[1]))
-    np.add.at(sums, codes, segment_vectors)
-    counts = np.bincount(codes, minlength=len(perf_ids))
+    means, _ = group_means(segment_vectors, codes, len(perf_ids))
     first = rows.groupby("perf_id", sort=True).first()
     return TrackSet(perf_id=np.asarray(perf_ids), singer=first["singer"].to_numpy(),
-                    subset=first["subset"].to_numpy(), vectors=sums / counts[:, None])
+                    subset=first["subset"].to_numpy(), vectors=means)
 
 
 def track_labels(rows: pd.DataFrame) -> TrackSet:
@@ -148,9 +147,7 @@ def embed_tracks(dataset_dir, rows: pd.DataFrame, embed_fn: EmbedFn, *, params: 
 def singer_models(tracks: TrackSet) -> tuple[np.ndarray, np.ndarray]:
     """Singer labels (sorted) and singer models, the mean of each singer's track vectors."""
     codes, singers = pd.factorize(pd.Series(tracks.singer), sort=True)
-    sums = np.zeros((len(singers), tracks.vectors.shape[1]))
-    np.add.at(sums, codes, tracks.vectors)
-    return np.asarray(singers), sums / np.bincount(codes)[:, None]
+    return np.asarray(singers), group_means(tracks.vectors, codes, len(singers))[0]
 
 
 def scores_metrics(id_scores, query_singers, model_singers, db_scores, db_singers, *,

@@ -36,6 +36,7 @@ from ..analysis.voicing import spread_evenly
 from ..core.atomic import write_json, write_text
 from ..core.errors import ConfigError, PipelineError
 from ..core.random import rng_for
+from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import KINDS, anchor_domain, target_domain
 from ..dataset.reader import ShardReader, read_card, read_index
 from . import sampling as data
@@ -280,13 +281,10 @@ def centroid_accuracy(model, reader, *, query_domain: str, queries: tuple, centr
     q = _embed_rows(model, reader, q_pool, q_rows, query_domain, batch_size)
     c = _embed_rows(model, reader, c_pool, c_rows, c_pool.domain, batch_size)
     labels = c_pool.singer[c_rows]
-    sums = np.zeros((len(c_pool.singers), c.shape[1]))
-    np.add.at(sums, labels, c)
-    counts = np.bincount(labels, minlength=len(c_pool.singers))
+    means, counts = group_means(c, labels, len(c_pool.singers))
     present = counts > 0
-    cents = sums[present] / counts[present][:, None]
-    cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    cents = unit_rows(means[present])
+    q = unit_rows(q)
     guess = np.flatnonzero(present)[np.argmax(q @ cents.T, axis=1)]
     return float(np.mean(guess == q_pool.singer[q_rows]))
 
