@@ -28,7 +28,9 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.analysis.keys import KeyParams, compute_chroma, segment_keys, track_key  # noqa: E402
+from pipeline.analysis.chroma import compute_chroma  # noqa: E402
+from pipeline.analysis.key_params import KeyParams  # noqa: E402
+from pipeline.analysis.keys import segment_keys, track_key  # noqa: E402
 from pipeline.analysis.scoring import score_accompaniment, score_vocal  # noqa: E402
 from pipeline.analysis.stage import analyze_vocal  # noqa: E402
 from pipeline.analysis.tempo import TempoParams, track_beats  # noqa: E402

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.analysis.keys import KeyParams  # noqa: E402
+from pipeline.analysis.key_params import KeyParams  # noqa: E402
 from pipeline.analysis.scoring import (  # noqa: E402
     frame_f1,
     intervals_to_frames,

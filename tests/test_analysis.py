@@ -6,7 +6,7 @@ import pytest
 from audio_fixtures import write_aac, write_wav
 from synth_signals import cadence, clicks, sung_phrases
 
-from pipeline.analysis.keys import KeyParams
+from pipeline.analysis.key_params import KeyParams
 from pipeline.analysis.stage import (
     SEGMENT_COLUMNS,
     SKIPPED_COLUMNS,

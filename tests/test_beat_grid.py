@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.analysis.beat_grid import beat_grid_starts, spectral_flux
-from pipeline.analysis.keys import PITCH_N_FFT, spectrogram
+from pipeline.analysis.chroma import PITCH_N_FFT, spectrogram
 from pipeline.core.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
 
 

@@ -262,7 +262,7 @@ def _songs(n, *, n_beats=64, seed=7):
 
 
 def test_krumhansl_schmuckler_finds_the_key_of_the_true_notes():
-    from pipeline.analysis.keys import key_profile_scores
+    from pipeline.analysis.key_profiles import key_profile_scores
     from pipeline.analysis.scoring import mirex_key_score
     from pipeline.core.music import is_minor, tonic
     from pipeline.demo.melody import degree_to_semitones

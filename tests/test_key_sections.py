@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 from synth_signals import cadence
 
+from pipeline.analysis.chroma import compute_chroma
+from pipeline.analysis.key_params import KeyParams
 from pipeline.analysis.key_sections import change_margins, key_path, key_sections
-from pipeline.analysis.keys import KeyParams, compute_chroma, segment_keys
+from pipeline.analysis.keys import segment_keys
 from pipeline.core.errors import ConfigError
 from pipeline.core.music import key_index
 from pipeline.core.segment import SAMPLE_RATE as SR

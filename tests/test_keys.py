@@ -2,16 +2,10 @@ import numpy as np
 import pytest
 from synth_signals import cadence
 
-from pipeline.analysis.keys import (
-    KeyParams,
-    compute_chroma,
-    context_bounds,
-    key_profile_scores,
-    key_profiles,
-    keys_of_sums,
-    segment_keys,
-    track_key,
-)
+from pipeline.analysis.chroma import compute_chroma
+from pipeline.analysis.key_params import KeyParams
+from pipeline.analysis.key_profiles import key_profile_scores, key_profiles
+from pipeline.analysis.keys import context_bounds, keys_of_sums, segment_keys, track_key
 from pipeline.core.errors import ConfigError
 from pipeline.core.music import key_index
 from pipeline.core.segment import SAMPLE_RATE as SR
@@ -107,7 +101,7 @@ def test_params_validation(bad):
 def test_pitch_chroma_finds_a_minor_melody_of_harmonic_rich_tones():
     from synth_signals import note
 
-    from pipeline.analysis.keys import PITCH_N_FFT, pitch_chroma, spectrogram
+    from pipeline.analysis.chroma import PITCH_N_FFT, pitch_chroma, spectrogram
     from pipeline.core.music import scale_pitch_classes
 
     k = key_index("A minor")

@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from ..core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
+from .key_profiles import key_profile_scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ def local_key_scores(blocks: np.ndarray, context_blocks: int,
 
     Returns np.ndarray [shape=(24, n_blocks)].
     """
-    from .keys import key_profile_scores
+
 
     n = blocks.shape[1]
     csum = np.concatenate([np.zeros((blocks.shape[0], 1)), np.cumsum(blocks, axis=1)], axis=1)

@@ -101,7 +101,7 @@ def score_vocal(truth_row, y: np.ndarray, *, svd=None, key=None, tempo=None) -> 
     """
     from ..core.errors import AudioError
     from ..core.music import key_index
-    from .keys import KeyParams
+    from .key_params import KeyParams
     from .stage import analyze_vocal
     from .tempo import TempoParams
     from .voicing import SvdParams, frame_rms, rms_threshold, voiced_frames
@@ -135,7 +135,7 @@ def score_accompaniment(truth_row, y: np.ndarray, *, key=None, tempo=None) -> tu
     """
     from ..core.music import key_index
     from ..core.segment import SEGMENT_SAMPLES
-    from .keys import KeyParams
+    from .key_params import KeyParams
     from .stage import analyze_accompaniment
     from .tempo import TempoParams
 

@@ -23,7 +23,9 @@ from ..core.errors import AudioError, ConfigError
 from ..core.segment import SEGMENT_SAMPLES
 from ..sources import load_accompaniment
 from .beat_grid import beat_grid_starts, spectral_flux
-from .keys import PITCH_N_FFT, KeyParams, compute_chroma, segment_keys, spectrogram, track_key
+from .chroma import PITCH_N_FFT, compute_chroma, spectrogram
+from .key_params import KeyParams
+from .keys import segment_keys, track_key
 from .tempo import TempoParams, track_beats, vocal_tempo
 from .voicing import SvdParams, candidate_starts, detect_voiced_windows, frame_rms
 

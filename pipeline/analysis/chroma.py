@@ -1,0 +1,150 @@
+"""Chroma of a whole file on the segment grid: librosa STFT / CQT chroma, f0 pitch chroma, or
+essentia HPCP; computed once per file and summed per key context by ``pipeline.analysis.keys``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from ..core.segment import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from .key_params import KeyParams
+
+__all__ = ["Chroma", "PITCH_N_FFT", "compute_chroma", "pitch_chroma", "spectrogram"]
+
+ESSENTIA_HOP = 2048  # samples between HPCP frames (4 segment-grid frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chroma:
+    """Per-frame pitch-class profile of a whole file.
+
+    Attributes
+    ----------
+    frames : np.ndarray [shape=(12, n_frames)]  frame ``i`` centred at sample ``i * hop``
+    hop : int  samples between frames
+    """
+
+    frames: np.ndarray
+    hop: int
+
+
+def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, power: float = 2.0) -> np.ndarray:
+    """|STFT|**power on the segment grid (hop 512, centred): shape (1 + n_fft // 2, n_frames)."""
+    import librosa
+
+    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=HOP_LENGTH, center=True))
+    return magnitude if power == 1 else magnitude ** power
+
+
+def compute_chroma(y: np.ndarray, *, params: KeyParams = KeyParams(),
+                   spec: np.ndarray | None = None) -> Chroma:
+    """Chroma frames of a whole file (mono, 22,050 Hz) for ``params.method``.
+
+    ``spec`` (``spectrogram(y, n_fft=params.n_fft, power=params.power)``, or with
+    ``PITCH_N_FFT`` and power 1 for "pitch") is reused when given.
+    """
+    import librosa
+
+    if params.method == "essentia":
+        return Chroma(_essentia_hpcp(y), ESSENTIA_HOP)
+    if params.chroma == "pitch":
+        if spec is None:
+            spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)
+        frames = pitch_chroma(spec, n_fft=PITCH_N_FFT)
+    elif params.chroma == "cqt":
+        frames = librosa.feature.chroma_cqt(y=y, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
+                                            tuning=0.0, norm=None)
+    else:
+        if spec is None:
+            spec = spectrogram(y, n_fft=params.n_fft, power=params.power)
+        frames = librosa.feature.chroma_stft(S=spec, sr=SAMPLE_RATE, n_fft=params.n_fft,
+                                             tuning=0.0, norm=None)
+    if params.frame_norm:
+        peak = frames.max(axis=0, keepdims=True)
+        frames = np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)
+    return Chroma(frames, HOP_LENGTH)
+
+
+PITCH_N_FFT = 2048  # samples; with 10 harmonics summed, f0 resolves well below 10.8 Hz bins
+PITCH_RANGE = (36.0, 84.0)  # MIDI C2..C6, the sung range
+PITCH_STEPS = 3  # f0 candidates per semitone
+HARMONICS = 10
+HARMONIC_DECAY = 0.8  # weight of harmonic h is DECAY ** (h - 1)
+
+
+@functools.lru_cache(maxsize=4)
+def harmonic_sum_matrix(n_fft: int) -> tuple[np.ndarray, "scipy.sparse.csr_matrix"]:  # noqa: F821
+    """f0 candidates (MIDI) and the sparse (n_candidates, 1 + n_fft // 2) harmonic-sum weights.
+
+    Row ``i`` adds the (linearly interpolated) STFT bins at ``h * f0_i`` for h = 1..10.
+    """
+    import scipy.sparse
+
+    midi = PITCH_RANGE[0] + np.arange(int((PITCH_RANGE[1] - PITCH_RANGE[0]) * PITCH_STEPS) + 1) \
+        / PITCH_STEPS
+    f0 = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    h = np.arange(1, HARMONICS + 1)
+    bins = f0[:, None] * h[None] * n_fft / SAMPLE_RATE  # (n_candidates, HARMONICS)
+    rows = np.repeat(np.arange(len(f0)), HARMONICS)
+    weight = np.tile(HARMONIC_DECAY ** (h - 1.0), len(f0))
+    bins = bins.ravel()
+    ok = bins < n_fft // 2
+    lower, frac = np.floor(bins).astype(np.int64), bins - np.floor(bins)
+    matrix = scipy.sparse.csr_matrix(
+        (np.concatenate([weight * (1 - frac), weight * frac])[np.tile(ok, 2)],
+         (np.tile(rows, 2)[np.tile(ok, 2)],
+          np.concatenate([lower, lower + 1])[np.tile(ok, 2)])),
+        shape=(len(f0), 1 + n_fft // 2))
+    return midi, matrix
+
+
+def pitch_chroma(magnitude: np.ndarray, *, n_fft: int) -> np.ndarray:
+    """One-hot pitch class of each frame's most salient f0.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]  STFT magnitude
+    n_fft : int
+
+    Returns
+    -------
+    chroma : np.ndarray [shape=(12, n_frames)]  1 at the f0's pitch class (C = 0), else 0;
+        all-zero frames for silence.  Weight frames by a voicing mask when summing.
+    """
+    midi, matrix = harmonic_sum_matrix(n_fft)
+    salience = matrix @ np.sqrt(magnitude)  # compressed, so one loud formant does not win
+    best = np.argmax(salience, axis=0)
+    pitch_class = np.round(midi[best]).astype(np.int64) % 12
+    chroma = np.zeros((12, magnitude.shape[1]))
+    chroma[pitch_class, np.arange(magnitude.shape[1])] = 1.0
+    chroma[:, salience.max(axis=0) <= 0] = 0.0
+    return chroma
+
+
+def _essentia_hpcp(y: np.ndarray) -> np.ndarray:
+    """Essentia HPCP frames (12, n) with hop ``ESSENTIA_HOP``, as in essentia's KeyExtractor."""
+    import essentia.standard as es
+
+    frame_size = 4 * ESSENTIA_HOP
+    window = es.Windowing(type="blackmanharris62", size=frame_size)
+    spectrum = es.Spectrum(size=frame_size)
+    peaks = es.SpectralPeaks(orderBy="magnitude", magnitudeThreshold=1e-4, minFrequency=25,
+                             maxFrequency=3500, maxPeaks=60, sampleRate=SAMPLE_RATE)
+    whitening = es.SpectralWhitening(maxFrequency=3500, sampleRate=SAMPLE_RATE)
+    hpcp = es.HPCP(size=12, referenceFrequency=440, bandPreset=False, minFrequency=25,
+                   maxFrequency=3500, weightType="cosine", nonLinear=False, windowSize=1.0,
+                   sampleRate=SAMPLE_RATE)
+    y = np.pad(np.asarray(y, dtype=np.float32), frame_size // 2)
+    out = []
+    for frame in es.FrameGenerator(y, frameSize=frame_size, hopSize=ESSENTIA_HOP,
+                                   startFromZero=True):
+        spec = spectrum(window(frame))
+        freqs, mags = peaks(spec)
+        out.append(hpcp(freqs, whitening(spec, freqs, mags)))
+    # HPCP bin 0 is A (440 Hz); roll so bin 0 is C as in librosa chroma.
+    if not out:
+        return np.zeros((12, 0))
+    return np.roll(np.array(out, dtype=np.float64).T, -3, axis=0)
