@@ -12,7 +12,8 @@ from pipeline.cli import main
 from pipeline.core.audio import load_audio
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from pipeline.evaluate import embed
-from pipeline.train.model import EmbeddingModel, embed_mels, load_model, save_model
+from pipeline.train.checkpoint import load_model, save_model
+from pipeline.train.model import EmbeddingModel, embed_mels
 
 NORM = {"mono": {"mean": 0.5, "std": 0.7}, "mix": {"mean": 0.8, "std": 0.9}}
 

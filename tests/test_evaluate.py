@@ -9,6 +9,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.dataset.reader import read_index
 from pipeline.dataset.shards import shard_name
 from pipeline.evaluate import protocol as evaluate
+from pipeline.evaluate.tsne import tsne_table
 
 N_TEST, N_TRAIN, WINDOWS = 12, 2, 3
 
@@ -140,11 +141,11 @@ def test_track_table_round_trip_and_tsne(dataset):
     back = evaluate.tracks_from_table(table)
     np.testing.assert_allclose(back["CROSS", True]["mix"].vectors,
                                tracks["CROSS", True]["mix"].vectors, rtol=1e-6)
-    tsne = evaluate.tsne_table({"CROSS": back["CROSS", True]}, params=params)
+    tsne = tsne_table({"CROSS": back["CROSS", True]}, params=params)
     assert tsne["singer"].nunique() == 5 and len(tsne) == 5 * 10 * 2
     assert tsne.loc[tsne["highlight"], "singer"].nunique() == 2
     assert set(tsne["domain"]) == {"mono", "mix"} and np.isfinite(tsne[["x", "y"]]).all().all()
-    again = evaluate.tsne_table({"CROSS": back["CROSS", True]}, params=params)
+    again = tsne_table({"CROSS": back["CROSS", True]}, params=params)
     pd.testing.assert_frame_equal(tsne, again)
 
 
@@ -159,16 +160,17 @@ def test_errors_name_the_file(tmp_path, dataset):
 
 
 def test_evaluate_cli_with_real_models(tmp_path, dataset):
-    """End to end through the CLI with untrained networks saved by pipeline.train.model."""
+    """End to end through the CLI with untrained networks saved by pipeline.train.checkpoint."""
     model_mod = pytest.importorskip("pipeline.train.model")
     from pipeline.cli import main
+    from pipeline.train.checkpoint import save_model
 
     norm = {"mono": {"mean": 0.0, "std": 1.0}, "mix": {"mean": 0.0, "std": 1.0}}
     small = model_mod.ModelConfig(channels=8, embedding_dim=16)
     paths = []
     for kind, init in (("cross", ["c.pt"]), ("mixed", ["m.pt"]), ("cross", [])):
         folder = tmp_path / f"{kind}-{'pretrained' if init else 'scratch'}"
-        model_mod.save_model(model_mod.EmbeddingModel(kind, small, normalisation=norm).eval(),
+        save_model(model_mod.EmbeddingModel(kind, small, normalisation=norm).eval(),
                              folder, {"init": init})
         paths.append(str(folder / "model.pt"))
     out = tmp_path / "eval"

@@ -8,13 +8,12 @@ import pytest
 import torch
 
 from pipeline.core.errors import PipelineError
+from pipeline.train.checkpoint import load_model, save_model
 from pipeline.train.model import (
     EmbeddingModel,
     ModelConfig,
     embed_mels,
     hinge_rank_loss,
-    load_model,
-    save_model,
     triplet_embeddings,
 )
 

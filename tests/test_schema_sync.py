@@ -15,7 +15,7 @@ SECTIONS = {
     ("key",): "pipeline.analysis.keys:KeyParams",
     ("mashup",): "pipeline.mashup.mix:MashupParams",
     ("features",): "pipeline.dataset.features:FeatureParams",
-    ("train",): "pipeline.train.loop:TrainParams",
+    ("train",): "pipeline.train.params:TrainParams",
     ("evaluate",): "pipeline.evaluate.protocol:EvalParams",
     ("split",): "pipeline.sources.split:SplitParams",
     ("shards",): "pipeline.sources.ingest:ShardParams",

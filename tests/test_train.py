@@ -8,13 +8,9 @@ from test_data import write_dataset
 
 from pipeline.core.errors import ConfigError
 from pipeline.train import loop as train
-from pipeline.train.loop import TrainParams
-from pipeline.train.model import (
-    EmbeddingModel,
-    hardest_negatives,
-    init_from_classifiers,
-    load_model,
-)
+from pipeline.train.checkpoint import init_from_classifiers, load_model
+from pipeline.train.model import EmbeddingModel, hardest_negatives
+from pipeline.train.params import TrainParams
 
 FAST = dict(items_per_epoch=64, batch_size=16, valid_items=48, centroid_segments=8, threads=1)
 

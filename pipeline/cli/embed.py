@@ -12,7 +12,8 @@ import pandas as pd
 from ..analysis.voicing import SvdParams
 from ..core.atomic import write_parquet
 from ..core.errors import PipelineError
-from ..evaluate.embed import EmbedParams, audio_files, embed_files, load_model, sidecar_paths
+from ..evaluate.embed import EmbedParams, audio_files, embed_files, sidecar_paths
+from ..train.checkpoint import load_model
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,13 @@ from ..evaluate.protocol import (
     track_table,
     unseen_segments,
 )
-from ._common import add_params_argument, load_params_dict, params_from
+from ._common import (
+    add_params_argument,
+    add_seed_argument,
+    load_params_dict,
+    params_from,
+    with_global_seed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +49,13 @@ def add_arguments(parser):
                         help="model folders or their model.pt / model.json")
     parser.add_argument("--out", required=True,
                         help="output directory (--dataset) or Parquet file (--snr-datasets)")
-    parser.add_argument("--seed", type=int, default=None, help="override the params seed")
+    add_seed_argument(parser)
     add_params_argument(parser, "evaluate")
 
 
 def eval_params(args) -> EvalParams:
-    """The ``evaluate`` section from ``--params``, with ``--seed`` overriding its seed."""
-    values = load_params_dict(args.params)
-    if getattr(args, "seed", None) is not None:
-        values["seed"] = args.seed
+    """The ``evaluate`` section from ``--params``; ``--seed`` when its seed is missing or null."""
+    values = with_global_seed(load_params_dict(args.params), getattr(args, "seed", None))
     return params_from(EvalParams, values, "evaluate")
 
 
@@ -67,7 +71,8 @@ def is_pretrained(model, path) -> bool:
 
 def load_embedders(paths) -> dict:
     """``{(name, pretrained): embed_fn}`` from model files, named by their kind."""
-    from ..evaluate.embed import embed_mels, load_model
+    from ..train.checkpoint import load_model
+    from ..train.model import embed_mels
 
     models = {}
     for path in paths:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import PipelineError
-from ..evaluate.embed import EmbedParams, embed_files, load_model, model_id, rank_index
+from ..evaluate.embed import EmbedParams, embed_files, model_id, rank_index
+from ..train.checkpoint import load_model
 from ._common import add_params_argument, load_params_dict, params_from
 
 log = logging.getLogger(__name__)

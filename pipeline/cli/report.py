@@ -13,9 +13,10 @@ import pandas as pd
 
 from ..core.atomic import write_json
 from ..core.errors import PipelineError
-from ..evaluate.protocol import summary, tracks_from_table, tsne_table
+from ..evaluate.protocol import summary, tracks_from_table
+from ..evaluate.tsne import tsne_table
 from ..report.html import write_report
-from ._common import add_params_argument
+from ._common import add_params_argument, add_seed_argument
 from .evaluate import eval_params, write_table
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--combined", metavar="PREFIX",
                         help="also write all metrics as PREFIX.parquet, PREFIX.csv, PREFIX.json")
     parser.add_argument("--title", default="DAMP-Mash evaluation", help="report title")
-    parser.add_argument("--seed", type=int, default=None, help="override the params seed")
+    add_seed_argument(parser)
     add_params_argument(parser, "evaluate")
 
 

@@ -25,7 +25,7 @@ from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
 from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import domain_name
-from ..train.model import EmbeddingModel, embed_mels, load_model  # noqa: F401 (re-exported)
+from ..train.model import EmbeddingModel, embed_mels
 
 log = logging.getLogger(__name__)
 

@@ -29,14 +29,7 @@ from scipy.fft import dct
 from ..core.errors import PipelineError
 from ..core.random import rng_for
 from ..dataset.reader import ShardReader, read_index
-from .protocol import (
-    SCENARIOS,
-    TEST_SUBSETS,
-    EvalParams,
-    scores_metrics,
-    select_segments,
-    tidy,
-)
+from .protocol import SCENARIOS, TEST_SUBSETS, EvalParams, scores_metrics, select_segments, tidy
 
 log = logging.getLogger(__name__)
 
