@@ -1,4 +1,15 @@
-"""The project's one exception family: messages name the file or config key at fault."""
+"""The project's one exception family: messages name the file, config key or value at fault.
+
+``PipelineError``
+    base of everything below; the CLI turns it into a one-line message and exit status 1.
+``ParameterError``
+    a function argument is out of range or has the wrong shape (the pure functions' error,
+    as ``librosa.util.exceptions.ParameterError``); also a ``ValueError``.
+``ConfigError``
+    a configuration value is invalid; the message names the key.
+``AudioError``
+    an audio file cannot be used; carries a short, stable ``reason`` for the skipped tables.
+"""
 
 
 class PipelineError(Exception):
@@ -18,3 +29,7 @@ class AudioError(PipelineError):
 
 class ConfigError(PipelineError):
     """A configuration value is invalid; the message names the key."""
+
+
+class ParameterError(PipelineError, ValueError):
+    """A function argument is invalid: out of range, wrong shape or unknown name."""

@@ -2,7 +2,14 @@
 
 A key is an integer 0..23: 0..11 are C major .. B major (tonic pitch class), 12..23 are
 C minor .. B minor.  Names are spelt with sharps: "C# minor".
+
+>>> key_index("Eb major"), key_name(3)
+(3, 'D# major')
+>>> key_name(relative_key(key_index("C major")))
+'A minor'
 """
+
+from .errors import ParameterError
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KEY_NAMES = tuple(f"{pc} major" for pc in PITCH_CLASSES) + tuple(
@@ -21,11 +28,11 @@ def key_index(name: str) -> int:
     """Index of a key name such as "C# minor", "Eb major" or "a minor" (case-insensitive mode)."""
     parts = str(name).strip().split()
     if len(parts) != 2 or parts[1].lower() not in ("major", "minor"):
-        raise ValueError(f"not a key name: {name!r} (expected e.g. 'C# minor')")
+        raise ParameterError(f"not a key name: {name!r} (expected e.g. 'C# minor')")
     tonic = parts[0][0].upper() + parts[0][1:]
     tonic = _FLATS.get(tonic, tonic)
     if tonic not in PITCH_CLASSES:
-        raise ValueError(f"not a key name: {name!r}")
+        raise ParameterError(f"not a key name: {name!r}")
     return PITCH_CLASSES.index(tonic) + (12 if parts[1].lower() == "minor" else 0)
 
 

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ParameterError
 
 __all__ = ["rng_for", "stream_words"]
 
@@ -40,7 +40,7 @@ def stream_words(seed: int, *keys) -> list[int]:
     for value in (seed, *keys):
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             if not 0 <= int(value) < 2 ** 32:
-                raise ConfigError(f"random stream key {value} is not in [0, 2**32)")
+                raise ParameterError(f"random stream key {value} is not in [0, 2**32)")
             words.append(int(value))
         else:
             words.append(zlib.crc32(str(value).encode("utf-8")))

@@ -5,6 +5,9 @@ centred frames, ``n`` samples give ``1 + n // hop`` frames, so exactly 3 s (66,1
 would give 130 frames; 65,536 samples give 129.  A "3-second segment" in this project is
 therefore ``SEGMENT_SAMPLES`` = 65,536 samples (2.972 s) everywhere: analysed, mixed and
 turned into mel frames.
+
+>>> SEGMENT_SAMPLES, frames_in(SEGMENT_SAMPLES), round(SEGMENT_SECONDS, 3)
+(65536, 129, 2.972)
 """
 
 SAMPLE_RATE = 22050  # Hz
@@ -17,7 +20,20 @@ SEGMENT_SECONDS = SEGMENT_SAMPLES / SAMPLE_RATE  # ~2.972 s
 
 
 def frames_in(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
-    """Number of centred STFT frames for ``n_samples`` samples."""
+    """Number of centred STFT frames for ``n_samples`` samples.
+
+    Parameters
+    ----------
+    n_samples : int
+        Signal length, in samples.
+    hop_length : int
+        Samples between frames.
+
+    Returns
+    -------
+    int
+        ``1 + n_samples // hop_length``.
+    """
     return 1 + n_samples // hop_length
 
 
@@ -33,4 +49,3 @@ def seconds_to_samples(seconds, sr: int = SAMPLE_RATE):
     return np.round(np.asarray(seconds) * sr).astype(int)
 
 
-assert frames_in(SEGMENT_SAMPLES) == SEGMENT_FRAMES

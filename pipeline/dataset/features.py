@@ -19,7 +19,7 @@ import functools
 import numpy as np
 import scipy.fft
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
 COMPRESSIONS = ("log1p10", "db", "none")
@@ -118,7 +118,7 @@ def mel_magnitude(segments: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(segments, dtype=np.float32)
     if x.ndim != 2:
-        raise ValueError(f"segments must be 2-D (n, samples), got shape {x.shape}")
+        raise ParameterError(f"segments must be 2-D (n, samples), got shape {x.shape}")
     pad = N_FFT // 2
     padded = np.pad(x, ((0, 0), (pad, pad)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
@@ -156,7 +156,7 @@ def log_mel(segments: np.ndarray, *, params: FeatureParams = FeatureParams()) ->
     """
     x = np.asarray(segments)
     if x.ndim != 2 or x.shape[1] != SEGMENT_SAMPLES:
-        raise ValueError(f"segments must have shape (n, {SEGMENT_SAMPLES}), got {x.shape}")
+        raise ParameterError(f"segments must have shape (n, {SEGMENT_SAMPLES}), got {x.shape}")
     out = np.empty((len(x), SEGMENT_FRAMES, N_MELS), dtype=np.float32)
     step = int(params.batch_size)
     for i in range(0, len(x), step):

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core.errors import PipelineError
+from ..core.errors import ParameterError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT
 
 
@@ -56,7 +56,7 @@ def frame_rms(y: np.ndarray) -> np.ndarray:
     np.ndarray [shape=(1 + n // HOP_LENGTH,), float64]
     """
     if N_FFT != 2 * HOP_LENGTH:
-        raise ValueError("frame_rms assumes N_FFT == 2 * HOP_LENGTH")
+        raise ParameterError("frame_rms assumes N_FFT == 2 * HOP_LENGTH")
     y = np.asarray(y, dtype=np.float32)
     n_full = len(y) // HOP_LENGTH
     blocks = y[:n_full * HOP_LENGTH].reshape(n_full, HOP_LENGTH)
@@ -116,7 +116,7 @@ def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.
     v = np.asarray(vocal, dtype=np.float32)
     a = np.asarray(accompaniment, dtype=np.float32)
     if v.shape != a.shape or v.ndim != 1:
-        raise ValueError(f"vocal {v.shape} and accompaniment {a.shape} must be equal 1-D")
+        raise ParameterError(f"vocal {v.shape} and accompaniment {a.shape} must be equal 1-D")
     frames_v, frames_a = frame_rms(v), frame_rms(a)
     mask_v = _active(frames_v, active_threshold)
     mask_a = _active(frames_a, active_threshold)

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..core.errors import ParameterError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
 from ..core.vocabulary import (
     DOMAINS,
@@ -103,11 +104,11 @@ class EmbeddingModel(nn.Module):
                  n_singers: int = 0, domain: str | None = None):
         super().__init__()
         if kind not in NETWORK_KINDS:
-            raise ValueError(f"model kind {kind!r} not in {NETWORK_KINDS}")
+            raise ParameterError(f"model kind {kind!r} not in {NETWORK_KINDS}")
         self.kind, self.config = kind, config
         if kind == "classifier":
             if domain not in DOMAINS or n_singers < 2:
-                raise ValueError("a classifier needs a domain in ('mono', 'mix') "
+                raise ParameterError("a classifier needs a domain in ('mono', 'mix') "
                                  "and n_singers >= 2")
             names = (domain,)
         else:
@@ -121,7 +122,7 @@ class EmbeddingModel(nn.Module):
     def network_for(self, domain: str) -> Skeleton:
         """The network that embeds inputs of ``domain`` (CROSS: by domain; else the only one)."""
         if domain not in DOMAINS:
-            raise ValueError(f"domain {domain!r} not in {DOMAINS}")
+            raise ParameterError(f"domain {domain!r} not in {DOMAINS}")
         if len(self.networks) == 1:
             return next(iter(self.networks.values()))
         return self.networks[domain]
