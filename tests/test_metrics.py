@@ -1,5 +1,6 @@
 """Metrics against hand-computed values on a tiny constructed case."""
 
+import html
 import itertools
 
 import numpy as np
@@ -89,3 +90,15 @@ def test_cosine_similarity_and_errors():
         metrics.retrieval_metrics(SCORES[:, :3], QUERIES, ITEMS)
     with pytest.raises(PipelineError, match="NaN"):
         metrics.rank_items(np.array([[np.nan, 1.0]]))
+
+
+def test_every_metric_computed_has_one_definition_and_the_report_renders_it():
+    from pipeline.report.html import definitions
+
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.4]])
+    names = set(metrics.identification_metrics(scores, ["a", "b"], ["a", "b", "c"]))
+    names |= set(metrics.retrieval_metrics(scores, ["a", "b"], ["a", "b", "a"], k=5))
+    assert names == set(metrics.METRICS)
+    text = definitions()
+    for m in metrics.METRICS.values():
+        assert html.escape(m.definition) in text

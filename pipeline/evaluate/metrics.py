@@ -4,27 +4,52 @@ Every function takes a score matrix ``scores`` of shape (n_queries, n_items) (hi
 more similar: cosine similarity for embeddings, log-likelihood ratio for GMM-UBM) and the
 singer labels of the queries and of the items.
 
-Definitions (paper section 4; the authors' release deviates, see the report):
-
-- **Ranking and ties.** Items are ranked by descending score; items with equal scores keep
-  their database order (a stable sort on the item index).  Every metric below uses this one
-  ranking, so a tie is resolved the same way everywhere.
-- **Top-k accuracy** (identification): a query is correct when its singer's model is among
-  the first ``k`` ranked singer models.
-- **Precision@k**: relevant items among the first ``k`` ranked items, divided by ``k``.
-- **Recall@k**: relevant items among the first ``k``, divided by the number of the query
-  singer's tracks actually in the database (not a fixed number).
-- **Average precision**: the mean, over every relevant item in the whole ranked database,
-  of the precision at that item's rank; mAP is its mean over queries.  A query whose singer
-  has no track in the database has no AP and no recall; it is left out and counted.
+``METRICS`` is the one statement of what each metric means (paper section 4; the authors'
+release deviates, see the report): the report's definitions and the figures' axis labels
+are rendered from it.  A query whose singer has no track in the database has no AP and no
+recall; it is left out and counted.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from ..core.errors import PipelineError
 from ..core.vectors import unit_rows
+
+__all__ = ["METRICS", "RANKING", "Metric", "average_precision", "chance_levels",
+           "cosine_similarity", "expected_random_ap", "identification_metrics",
+           "precision_at_k", "rank_items", "recall_at_k", "relevance_matrix",
+           "retrieval_metrics", "top_k_accuracy"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A metric's column name in the metrics tables, its label and its definition."""
+
+    name: str
+    label: str
+    definition: str
+
+
+RANKING = ("Items are ranked by descending score; items with equal scores keep their database "
+           "order (a stable sort on the item index). Every metric uses this one ranking, so a "
+           "tie is resolved the same way everywhere.")
+METRICS = {m.name: m for m in (
+    Metric("top1", "top-1 accuracy", "Share of query tracks (every query counts) whose "
+           "singer's model is the highest-scoring singer model."),
+    Metric("top5", "top-5 accuracy", "Share of query tracks whose singer's model is among the "
+           "5 highest-scoring singer models."),
+    Metric("p@5", "precision@5", "Tracks of the query's singer among the first 5 retrieved "
+           "database tracks, divided by 5."),
+    Metric("r@5", "recall@5", "The same count divided by the number of the singer's tracks "
+           "actually in the database (not a fixed number)."),
+    Metric("map", "mean average precision", "Average precision is the mean, over every "
+           "relevant track in the whole ranked database, of the precision at its rank; mAP is "
+           "its mean over queries."),
+)}
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,13 +19,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..core.atomic import write_bytes  # noqa: E402
+from ..evaluate.metrics import METRICS  # noqa: E402
+from ..evaluate.protocol import SCENARIOS  # noqa: E402
 
 MODEL_ORDER = ["MONO", "MIXED", "CROSS", "GMM-UBM", "random"]
 MODEL_COLOURS = {"MONO": "#4c72b0", "MIXED": "#dd8452", "CROSS": "#55a868",
                  "GMM-UBM": "#8172b3", "random": "#b0b0b0"}
-SCENARIO_ORDER = ["Mono2Mono", "Mix2Mix", "Mono2Mix", "Mix2Mono"]
-METRIC_LABELS = {"top1": "top-1 accuracy", "top5": "top-5 accuracy", "p@5": "precision@5",
-                 "r@5": "recall@5", "map": "mean average precision"}
+SCENARIO_ORDER = list(SCENARIOS)
+METRIC_LABELS = {name: m.label for name, m in METRICS.items()}
 
 plt.rcParams["svg.hashsalt"] = "damp-mash"  # fixed SVG ids: reproducible files
 

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from ..core.atomic import write_text
+from ..evaluate.metrics import METRICS, RANKING
 from . import figures
 
 PAPER_TABLE_1 = pd.DataFrame(  # Lee & Nam 2019, Table 1: MSD-Singer, 500 unseen artists
     {"model": ["MIXED", "CROSS", "POP", "Random"],
      "top1": [0.291, 0.282, 0.393, 0.002], "top5": [0.511, 0.491, 0.664, 0.01]})
 
-DEFINITIONS = """
+DEFINITIONS_TEMPLATE = """
 <ul>
 <li><b>Protocol.</b> Unseen singers only. Each singer has model tracks (<code>test_model</code>)
 and query tracks (<code>test_query</code>); a track vector is the mean of the embeddings of its
@@ -31,19 +32,7 @@ of the singer's model-track vectors. Similarity is cosine (GMM-UBM: average per-
 log-likelihood ratio against the UBM).</li>
 <li><b>Scenarios.</b> <i>Source</i>2<i>Target</i>: queries in the source domain (and through the
 source network for CROSS), singer models and database in the target domain.</li>
-<li><b>Ranking and ties.</b> Descending score; equal scores keep database order (stable sort
-on the item index). Every metric uses this one ranking.</li>
-<li><b>Top-k accuracy.</b> Share of query tracks (every query counts) whose singer's model is
-among the k highest-scoring singer models.</li>
-<li><b>Precision@5.</b> Tracks of the query's singer among the first 5 retrieved database tracks,
-divided by 5.</li>
-<li><b>Recall@5.</b> The same count divided by the number of the singer's tracks actually in the
-database (not a fixed number).</li>
-<li><b>mAP.</b> Average precision is the mean, over every relevant track in the whole ranked
-database, of the precision at its rank; mAP is its mean over queries. Queries whose singer has
-no database track are left out of recall and mAP (the <code>n</code> column counts the queries
-averaged).</li>
-<li><b>Chance levels</b> are exact expectations under a uniformly random ranking: top-k = k/S
+{metric_items}<li><b>Chance levels</b> are exact expectations under a uniformly random ranking: top-k = k/S
 (S singer models), P@5 = R/N, R@5 = 5/N and E[AP] = (1/N) &sum;<sub>r</sub> (1 + (r&minus;1)(R&minus;1)/(N&minus;1))/r
 (R relevant in N). The <b>random baseline</b> scores seeded Gaussian random track vectors.</li>
 <li><b>GMM-UBM.</b> 13 MFCCs per frame (orthonormal DCT-II of the stored log-mel frame, c0 kept),
@@ -56,6 +45,17 @@ precision, and passes monophonic queries through the mixed network in the cross-
 None of this is done here.</li>
 </ul>
 """
+
+
+def definitions() -> str:
+    """The report's definitions list, its metric entries rendered from ``metrics.METRICS``."""
+    items = [f"<li><b>Ranking and ties.</b> {html.escape(RANKING)}</li>"]
+    items += [f"<li><b>{html.escape(m.label[0].upper() + m.label[1:])}</b> "
+              f"(<code>{html.escape(m.name)}</code>). {html.escape(m.definition)}</li>"
+              for m in METRICS.values()]
+    items.append("<li>Queries whose singer has no database track are left out of recall and "
+                 "mAP (the <code>n</code> column counts the queries averaged).</li>")
+    return DEFINITIONS_TEMPLATE.replace("{metric_items}", "\n".join(items) + "\n")
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;
@@ -265,7 +265,7 @@ def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame 
                "tracks, the darker for mixed; marker shapes repeat the six pairs; other singers "
                "grey. Both columns of a row share one map."),
         "<h2>Dataset</h2>", card_section(card, index), accounting_section(accounting),
-        "<h2>Metric definitions</h2>", DEFINITIONS,
+        "<h2>Metric definitions</h2>", definitions(),
         "<h2>Published results (another dataset)</h2>",
         "<div class='note'><b>From the paper, not from this pipeline:</b> Lee &amp; Nam 2019, "
         "Table 1, singer identification on MSD-Singer (popular music recordings, 500 unseen "
