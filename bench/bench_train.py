@@ -31,8 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.core.random import rng_for  # noqa: E402
+from pipeline.core.tables import DATASET_INDEX  # noqa: E402
 from pipeline.dataset.reader import ShardReader  # noqa: E402
-from pipeline.dataset.shards import INDEX_COLUMNS, shard_name  # noqa: E402
+from pipeline.dataset.shards import shard_name  # noqa: E402
 from pipeline.train import loop as train
 from pipeline.train import sampling as data  # noqa: E402
 from pipeline.train.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
@@ -58,10 +59,10 @@ def write_random_dataset(path: Path, *, singers: int, perfs: int = 4, windows: i
         for domain in ("mono", "mix"):
             np.save(path / shard_name(domain, k),
                     rng.standard_normal((len(group), 129, 128)).astype(np.float16))
-    for column, dtype in INDEX_COLUMNS.items():  # neutral values for what training never reads
+    for column, dtype in DATASET_INDEX.items():  # neutral values for what training never reads
         if column not in index:
             index[column] = "" if dtype == "str" else 0
-    index[list(INDEX_COLUMNS)].astype(INDEX_COLUMNS).to_parquet(path / "index.parquet")
+    index[list(DATASET_INDEX)].astype(DATASET_INDEX).to_parquet(path / "index.parquet")
     norm = {"mean": 0.0, "std": 1.0}
     (path / "card.json").write_text(json.dumps({"version": "bench", "normalisation":
                                                 {"mono": norm, "mix": norm}}))

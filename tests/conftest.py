@@ -24,10 +24,10 @@ def small_corpus(tmp_path_factory) -> Path:
 
 def complete_index(index):
     """A synthetic test index with every dataset index column (missing ones at neutral values)."""
-    from pipeline.dataset.shards import INDEX_COLUMNS
+    from pipeline.core.tables import DATASET_INDEX
 
     index = index.copy()
-    for column, dtype in INDEX_COLUMNS.items():
+    for column, dtype in DATASET_INDEX.items():
         if column not in index:
             index[column] = "" if dtype == "str" else 0
-    return index[list(INDEX_COLUMNS)].astype(INDEX_COLUMNS)
+    return index[list(DATASET_INDEX)].astype(DATASET_INDEX)

@@ -8,10 +8,6 @@ from synth_signals import cadence, clicks, sung_phrases
 
 from pipeline.analysis.key_params import KeyParams
 from pipeline.analysis.stage import (
-    SEGMENT_COLUMNS,
-    SKIPPED_COLUMNS,
-    TRACK_COLUMNS,
-    WINDOW_COLUMNS,
     analysis_params,
     analyze_accompaniment_shard,
     analyze_vocal_shard,
@@ -21,6 +17,7 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.music import key_index
 from pipeline.core.segment import SAMPLE_RATE as SR
 from pipeline.core.segment import SEGMENT_SAMPLES
+from pipeline.core.tables import ACC_SEGMENTS, ACC_TRACKS, SKIPPED, VOCAL_WINDOWS
 
 KEY = KeyParams(n_fft=2048, power=1.0)
 
@@ -61,8 +58,8 @@ def test_vocal_shard_windows_and_skips(vocal_files):
                              "singer": "s1", "song": "song1",
                              "tempo_bpm": [96.0, np.nan, np.nan, np.nan, np.nan], "shard": 0})
     windows, skipped = analyze_vocal_shard(manifest, key=KEY)
-    assert list(windows.columns) == list(WINDOW_COLUMNS)
-    assert list(skipped.columns) == list(SKIPPED_COLUMNS)
+    assert list(windows.columns) == list(VOCAL_WINDOWS)
+    assert list(skipped.columns) == list(SKIPPED)
     assert set(windows["perf_id"]) == {"good"}
     assert len(windows) >= 3
     assert (windows["start"] % 512 == 0).all() and (windows["voiced_ratio"] >= 0.7).all()
@@ -90,8 +87,8 @@ def test_accompaniment_shard(accompaniment_dir):
                              "path": [str(d / "hq"), str(d / "single.wav"), str(d / "tiny.wav")],
                              "format": ["hq", "file", "file"], "shard": 0})
     segments, tracks, audio, skipped = analyze_accompaniment_shard(manifest, key=KEY)
-    assert list(segments.columns) == list(SEGMENT_COLUMNS)
-    assert list(tracks.columns) == list(TRACK_COLUMNS)
+    assert list(segments.columns) == list(ACC_SEGMENTS)
+    assert list(tracks.columns) == list(ACC_TRACKS)
     assert skipped[["id", "reason"]].values.tolist() == [["tiny", "too short"]]
     t = tracks.set_index("track_id")
     assert t.loc["hq", "tempo_bpm"] == pytest.approx(120.0, rel=0.02)

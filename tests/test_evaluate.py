@@ -6,6 +6,7 @@ import pytest
 from conftest import complete_index
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.tables import METRICS_TABLE
 from pipeline.dataset.reader import read_index
 from pipeline.dataset.shards import shard_name
 from pipeline.evaluate import protocol as evaluate
@@ -78,7 +79,7 @@ def test_perfect_embeddings_score_one(dataset):
     assert (ours.loc[~recall, "value"] == 1.0).all()
     assert np.allclose(ours.loc[recall, "value"], 5 / 6)
     assert (ours.loc[ours["metric"] == "top1", "n"] == N_TEST * 4).all()
-    assert list(table.columns) == evaluate.METRIC_COLUMNS
+    assert list(table.columns) == list(METRICS_TABLE)
 
 
 def test_recall_at_5_is_out_of_six_tracks(dataset):
@@ -182,7 +183,7 @@ def test_evaluate_cli_with_real_models(tmp_path, dataset):
         zip(table["model"], table["pretrained"]))
     assert table["value"].between(0, 1).all()
     csv = pd.read_csv(out / "metrics.csv")
-    assert list(csv.columns) == evaluate.METRIC_COLUMNS and len(csv) == len(table)
+    assert list(csv.columns) == list(METRICS_TABLE) and len(csv) == len(table)
     tracks = pd.read_parquet(out / "track_embeddings.parquet")
     assert len(tracks) == 3 * 2 * N_TEST * 10 and len(tracks["embedding"].iloc[0]) == 16
     import json

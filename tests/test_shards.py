@@ -7,8 +7,9 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.core.config import dataset_version
+from pipeline.core.tables import DATASET_INDEX
 from pipeline.dataset.card import build_card
-from pipeline.dataset.shards import INDEX_COLUMNS, index_frame, write_shard
+from pipeline.dataset.shards import index_frame, write_shard
 from pipeline.dataset.verify import verify
 
 
@@ -38,7 +39,7 @@ def test_shard_readable_with_numpy_and_pyarrow_only(dataset):
     mix = np.load(root / "mix-000002.npy", mmap_mode="r")
     index = pq.read_table(root / "index-000002.parquet").to_pydict()
     assert mono.dtype == np.float16 and mono.shape == (4, 129, 128) == mix.shape
-    assert list(index) == list(INDEX_COLUMNS)
+    assert list(index) == list(DATASET_INDEX)
     assert index["row"] == [0, 1, 2, 3] and set(index["shard"]) == {2}
     np.testing.assert_array_equal(mono, data[2][0])
     empty = np.load(root / "mono-000001.npy")

@@ -16,9 +16,10 @@ from ..core.atomic import write_json, write_parquet
 from ..core.config import dataset_version
 from ..core.hashing import sha256_file
 from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..core.tables import DATASET_INDEX
 from ..core.vocabulary import DOMAINS
 from .reader import ShardReader
-from .shards import INDEX_COLUMNS, SHARD_PATTERN, gather_index, shard_files
+from .shards import SHARD_PATTERN, gather_index, shard_files
 
 __all__ = ["build_card", "counts", "normalisation"]
 
@@ -95,6 +96,6 @@ def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict |
             "coverage": coverage, "normalisation": normalisation(out, index), "mel": mel,
             "libraries": library_versions(), "shards": shards,
             "format": {"dtype": "float16", "shape": ["rows", SEGMENT_FRAMES, N_MELS],
-                       "index_columns": list(INDEX_COLUMNS)}}
+                       "index_columns": list(DATASET_INDEX)}}
     write_json(out / "card.json", card)
     return card

@@ -23,8 +23,9 @@ import pandas as pd
 
 from ..core.errors import PipelineError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..core.tables import DATASET_INDEX
 from ..core.vocabulary import DOMAINS
-from .shards import INDEX_COLUMNS, shard_name
+from .shards import shard_name
 
 __all__ = ["DatasetVersion", "ShardReader", "read_card", "read_index"]
 
@@ -48,7 +49,7 @@ def read_card(dataset_dir) -> dict:
     return card
 
 
-def read_index(dataset_dir, columns=INDEX_COLUMNS) -> pd.DataFrame:
+def read_index(dataset_dir, columns=DATASET_INDEX) -> pd.DataFrame:
     """``<dataset_dir>/index.parquet``, checked for ``columns`` (default: every index column).
 
     Returns

@@ -5,7 +5,7 @@ Layout of ``datasets/<version>/`` (readable with numpy and pyarrow alone)::
     mono-{k:06d}.npy        float16 (n_k, 129, 128) log-mel of a-cappella segments (DAMP-Vocal)
     mix-{k:06d}.npy         float16 (n_k, 129, 128) log-mel of their mixes (DAMP-Mash); row i of
                             mix-k is row i of mono-k mixed with an accompaniment
-    index-{k:06d}.parquet   one row per segment of shard k (``INDEX_COLUMNS``)
+    index-{k:06d}.parquet   one row per segment of shard k (``DATASET_INDEX``)
     index.parquet           all shards' rows, ordered by (shard, row)
     card.json               version, params, counts, coverage, normalisation, mel settings,
                             library versions, sha256 and rows of every shard file
@@ -27,13 +27,8 @@ import pandas as pd
 from ..core.atomic import write_npy, write_parquet
 from ..core.errors import PipelineError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
+from ..core.tables import DATASET_INDEX
 
-INDEX_COLUMNS = {"segment_id": "str", "subset": "str", "singer": "str", "perf_id": "str",
-                 "song": "str", "window_index": "int64", "mix_index": "int64",
-                 "vocal_start": "int64", "acc_track": "str", "acc_start": "int64",
-                 "tempo_bpm": "float64", "acc_tempo_bpm": "float64", "key": "int64",
-                 "acc_key": "int64", "vocal_gain": "float64", "acc_gain": "float64",
-                 "snr_db": "float64", "shard": "int64", "row": "int64"}
 SHARD_PATTERN = re.compile(r"^(mono|mix|index)-(\d{6})\.(npy|parquet)$")
 
 
@@ -43,13 +38,13 @@ def shard_name(domain: str, k: int) -> str:
 
 
 def index_frame(rows) -> pd.DataFrame:
-    """Index rows (dicts or frame) with exactly ``INDEX_COLUMNS``, in order and typed.
+    """Index rows (dicts or frame) with exactly ``DATASET_INDEX``, in order and typed.
 
     ``shard`` and ``row`` may be absent (set by ``write_shard``); they read -1 until then.
     """
-    df = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(DATASET_INDEX))
     df[["shard", "row"]] = df[["shard", "row"]].fillna(-1)
-    return df.astype(INDEX_COLUMNS)
+    return df.astype(DATASET_INDEX)
 
 
 def write_shard(out_dir, k: int, *, mono: np.ndarray, mix: np.ndarray,

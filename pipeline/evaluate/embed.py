@@ -23,15 +23,13 @@ from ..analysis.voicing import SvdParams, candidate_starts, detect_voiced_window
 from ..core.audio import AUDIO_EXTENSIONS, load_audio
 from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.tables import EMBED_SEGMENTS, EMBED_SKIPPED, EMBED_TRACKS
 from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import domain_name
 from ..train.model import EmbeddingModel, embed_mels
 
 log = logging.getLogger(__name__)
 
-TRACK_COLUMNS = ["path", "track", "singer", "domain", "n_segments", "model_id", "embedding"]
-SEGMENT_COLUMNS = ["path", "track", "singer", "domain", "segment", "start", "model_id", "embedding"]
-SKIPPED_COLUMNS = ["path", "reason", "detail"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +134,7 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
     Returns
     -------
     tracks, segments, skipped : pd.DataFrame
-        Columns ``TRACK_COLUMNS``, ``SEGMENT_COLUMNS``, ``SKIPPED_COLUMNS``.
+        Columns ``list(EMBED_TRACKS)``, ``list(EMBED_SEGMENTS)``, ``list(EMBED_SKIPPED)``.
     """
     domain = domain_name(domain)
     singers = {str(k): v for k, v in (singers or {}).items()}
@@ -159,9 +157,9 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
             segments.append(dict(base, segment=i, start=int(start), model_id=mid, embedding=v))
         track = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
         tracks.append(dict(base, n_segments=len(starts), model_id=mid, embedding=track))
-    return (pd.DataFrame(tracks, columns=TRACK_COLUMNS),
-            pd.DataFrame(segments, columns=SEGMENT_COLUMNS),
-            pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+    return (pd.DataFrame(tracks, columns=list(EMBED_TRACKS)),
+            pd.DataFrame(segments, columns=list(EMBED_SEGMENTS)),
+            pd.DataFrame(skipped, columns=list(EMBED_SKIPPED)))
 
 
 def sidecar_paths(out) -> tuple[Path, Path]:

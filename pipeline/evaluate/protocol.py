@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..core.errors import ConfigError, PipelineError
 from ..core.random import rng_for
+from ..core.tables import METRICS_TABLE
 from ..core.vectors import group_means
 from ..dataset.reader import ShardReader, read_index
 from . import metrics
@@ -43,7 +44,6 @@ SCENARIOS = {  # name -> (source domain, target domain)
 }
 TEST_SUBSETS = ("test_model", "test_query")
 TOP_K = (1, 5)  # identification accuracies reported (paper: top-1 and top-5)
-METRIC_COLUMNS = ["model", "pretrained", "scenario", "metric", "value", "n"]
 
 @dataclasses.dataclass(frozen=True)
 class EvalParams:
@@ -63,9 +63,11 @@ class EvalParams:
     ubm_frames: int = 200_000  # training frames the UBM is fitted on (whole segments)
     n_mfcc: int = 13  # MFCCs per frame (DCT-II of the log-mel frame, c0 kept)
     snr_sweep_db: tuple = (-5.0, 0.0, 5.0, 10.0)  # ratios the DAG regenerates test mixes at
-    seed: int = 0
+    seed: int | None = None  # None: the global seed a driver passes (--seed), else 0
 
     def __post_init__(self):
+        if self.seed is None:
+            object.__setattr__(self, "seed", 0)
         object.__setattr__(self, "snr_sweep_db", tuple(float(v) for v in self.snr_sweep_db))
         for name in ("segments_per_track", "retrieval_k", "batch_size", "random_dim",
                      "tsne_singers", "gmm_components", "gmm_max_iter", "ubm_frames", "n_mfcc"):
@@ -310,7 +312,7 @@ def evaluate_snr(datasets: dict, models: dict, *, params: EvalParams,
 
 def tidy(records: list[dict]) -> pd.DataFrame:
     """Records -> the metrics table with typed columns in the contract order."""
-    table = pd.DataFrame.from_records(records, columns=METRIC_COLUMNS)
+    table = pd.DataFrame.from_records(records, columns=list(METRICS_TABLE))
     return table.astype({"model": str, "pretrained": bool, "scenario": str, "metric": str,
                          "value": float, "n": "int64"})
 

@@ -32,16 +32,12 @@ import pandas as pd
 from ..core.music import relative_key
 from ..core.random import rng_for
 from ..core.segment import SEGMENT_SAMPLES
+from ..core.tables import PAIRS, UNMATCHED
 
 log = logging.getLogger(__name__)
 
 REASONS = ("not in split", "no tempo", "ambiguous key", "no tempo match", "no key match",
            "segments exhausted")
-PAIR_COLUMNS = ["segment_id", "perf_id", "singer", "song", "subset", "window_index", "mix_index",
-                "vocal_start", "acc_track", "acc_start", "acc_beat_index", "tempo_bpm",
-                "acc_tempo_bpm", "key", "acc_key", "tempo_relation", "key_relation"]
-UNMATCHED_COLUMNS = ["perf_id", "singer", "song", "subset", "window_index", "vocal_start",
-                     "tempo_bpm", "key", "reason"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +190,7 @@ def join_windows(windows: pd.DataFrame, segments: pd.DataFrame, tracks: pd.DataF
                                      "start", "tempo_bpm", "key"]].rename(
         columns={"start": "vocal_start"})
     unmatched["reason"] = reason[reason != ""].astype(str)
-    unmatched = unmatched[UNMATCHED_COLUMNS].reset_index(drop=True)
+    unmatched = unmatched[list(UNMATCHED)].reset_index(drop=True)
     coverage = coverage_table(w, reason, pairs)
     uses = np.bincount([s for _, _, s in chosen], minlength=len(seg)) if len(seg) else np.zeros(0, int)
     usage = pd.Series(uses).value_counts().sort_index().rename_axis("uses").rename(
@@ -257,8 +253,8 @@ def _pairs_frame(w, seg, chosen, *, tolerance_bpm, tolerance_percent) -> pd.Data
                                              tolerance_bpm=tolerance_bpm,
                                              tolerance_percent=tolerance_percent)
     pairs["key_relation"] = np.where(pairs["key"] == pairs["acc_key"], "same", "relative")
-    extra = [c for c in pairs.columns if c not in PAIR_COLUMNS]
-    return pairs[PAIR_COLUMNS + extra].sort_values("segment_id").reset_index(drop=True)
+    extra = [c for c in pairs.columns if c not in list(PAIRS)]
+    return pairs[list(PAIRS) + extra].sort_values("segment_id").reset_index(drop=True)
 
 
 def tempo_relation(vocal_bpm, acc_bpm, *, tolerance_bpm: float = 0.0,

@@ -10,16 +10,13 @@ import pandas as pd
 
 from ..core.atomic import write_parquet
 from ..core.errors import PipelineError
+from ..core.tables import ACCOMPANIMENT_MANIFEST, VOCAL_MANIFEST
 from .accompaniments import AccompanimentSource, accompaniment_candidates
 from .manifest import assign_shards, probe_candidates, skipped_frame
 from .vocals import VocalSource, vocal_candidates
 
 log = logging.getLogger(__name__)
 
-VOCAL_COLUMNS = ["id", "path", "singer", "song", "duration_s", "sample_rate", "channels",
-                 "size_bytes", "sha256", "tempo_bpm", "shard"]
-ACCOMPANIMENT_COLUMNS = ["id", "path", "format", "split", "duration_s", "sample_rate",
-                         "channels", "size_bytes", "sha256", "shard"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +47,8 @@ def build_manifests(vocals: VocalSource, accompaniments: AccompanimentSource,
     if v_ok.empty or a_ok.empty:
         raise PipelineError("no usable input: every file was skipped; see the skipped table: "
                             + "; ".join(f"{r.path}: {r.reason}" for r in skipped.head(5).itertuples()))
-    v_man = assign_shards(v_ok, shards.vocal_performances)[VOCAL_COLUMNS]
-    a_man = assign_shards(a_ok, shards.accompaniment_tracks)[ACCOMPANIMENT_COLUMNS]
+    v_man = assign_shards(v_ok, shards.vocal_performances)[list(VOCAL_MANIFEST)]
+    a_man = assign_shards(a_ok, shards.accompaniment_tracks)[list(ACCOMPANIMENT_MANIFEST)]
     for corpus, n_ok in (("vocals", len(v_man)), ("accompaniments", len(a_man))):
         n_skip = int((skipped["corpus"] == corpus).sum())
         log.info("%s: %d usable, %d skipped", corpus, n_ok, n_skip)

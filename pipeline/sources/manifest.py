@@ -18,11 +18,11 @@ from ..core.audio import probe_audio
 from ..core.errors import AudioError
 from ..core.hashing import content_hash
 from ..core.segment import SEGMENT_SECONDS
+from ..core.tables import SKIPPED
 from .accompaniments import accompaniment_files
 
 log = logging.getLogger(__name__)
 
-SKIPPED_COLUMNS = ["corpus", "path", "id", "stage", "reason", "detail"]
 STEM_STREAMS = 5  # mixture, drums, bass, other, vocals
 
 
@@ -55,7 +55,7 @@ def probe_candidates(candidates: pd.DataFrame, corpus: str,
                      "channels": int(info.channels),
                      "size_bytes": int(sum(Path(p).stat().st_size for p in files)),
                      "sha256": content_hash(files)})
-    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=list(SKIPPED))
 
 
 def assign_shards(manifest: pd.DataFrame, shard_size: int) -> pd.DataFrame:
@@ -66,12 +66,12 @@ def assign_shards(manifest: pd.DataFrame, shard_size: int) -> pd.DataFrame:
 
 
 def skipped_frame(rows: pd.DataFrame, corpus: str, stage: str) -> pd.DataFrame:
-    """Normalise an adapter's skipped rows to SKIPPED_COLUMNS."""
+    """Normalise an adapter's skipped rows to list(SKIPPED)."""
     if rows is None or rows.empty:
-        return pd.DataFrame(columns=SKIPPED_COLUMNS)
+        return pd.DataFrame(columns=list(SKIPPED))
     out = rows.copy()
     out["corpus"], out["stage"] = corpus, stage
-    for c in SKIPPED_COLUMNS:
+    for c in list(SKIPPED):
         if c not in out:
             out[c] = ""
-    return out[SKIPPED_COLUMNS].astype(str)
+    return out[list(SKIPPED)].astype(str)

@@ -36,6 +36,7 @@ from ..analysis.voicing import spread_evenly
 from ..core.atomic import write_json, write_text
 from ..core.errors import ConfigError, PipelineError
 from ..core.random import rng_for
+from ..core.tables import TRAIN_LOG
 from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import KINDS, anchor_domain, target_domain
 from ..dataset.reader import ShardReader, read_card, read_index
@@ -53,7 +54,6 @@ from .params import TrainParams, resolve_device
 
 log = logging.getLogger(__name__)
 
-LOG_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_acc", "lr", "seconds"]
 TRAIN_STREAM, VALID_STREAM = 0, 1  # sampling streams of epoch_rng
 
 
@@ -337,7 +337,7 @@ def _loop(task: _Task, params: TrainParams, epochs: int, out_dir: Path, device, 
                                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                                "cuda_rng": cuda_rng, "state": state})
         write_text(out_dir / "train_log.csv",
-                   pd.DataFrame(state["history"], columns=LOG_COLUMNS).to_csv(index=False))
+                   pd.DataFrame(state["history"], columns=list(TRAIN_LOG)).to_csv(index=False))
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     return _finish(task, model, state, params, out_dir, kind)
