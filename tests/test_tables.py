@@ -34,6 +34,6 @@ def test_schemas_use_known_dtypes():
 
 def test_the_docs_check_fires_on_an_undocumented_column(monkeypatch):
     monkeypatch.setitem(tables.TABLES, "pairs.parquet",
-                        dict(tables.PAIRS, brand_new_column="str"))
+                        dict(tables.RECIPE, brand_new_column="str"))
     with pytest.raises(AssertionError, match="brand_new_column"):
         test_docs_name_every_column("pairs.parquet")

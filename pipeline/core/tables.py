@@ -13,7 +13,7 @@ again.
 from __future__ import annotations
 
 __all__ = ["ACCOMPANIMENT_MANIFEST", "EMBED_SEGMENTS", "EMBED_SKIPPED", "EMBED_TRACKS",
-           "DATASET_INDEX", "METRICS_TABLE", "MIX_SKIPPED", "PAIRS", "SKIPPED", "SPLIT", "TABLES",
+           "DATASET_INDEX", "METRICS_TABLE", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
            "TRAIN_LOG", "ACC_SEGMENTS", "ACC_TRACKS", "UNMATCHED", "VOCAL_MANIFEST",
            "VOCAL_WINDOWS", "columns"]
 
@@ -48,6 +48,9 @@ PAIRS = {"segment_id": "str", "perf_id": "str", "singer": "str", "song": "str", 
          "acc_track": "str", "acc_start": "int64", "acc_beat_index": "int64",
          "tempo_bpm": "float64", "acc_tempo_bpm": "float64", "key": "int64", "acc_key": "int64",
          "tempo_relation": "str", "key_relation": "str"}
+# pairs.parquet on disk: the join's pairs with their sources (paths relative to the corpus roots)
+RECIPE = dict(PAIRS, acc_shard="int64", vocal_shard="int64", vocal_path="str",
+              vocal_sha256="str", acc_path="str", acc_format="str", acc_sha256="str")
 UNMATCHED = {"perf_id": "str", "singer": "str", "song": "str", "subset": "str",
              "window_index": "int64", "vocal_start": "int64", "tempo_bpm": "float64",
              "key": "int64", "reason": "str"}
@@ -81,7 +84,7 @@ TABLES = {
     "analysis/vocals/{k}.windows.parquet": VOCAL_WINDOWS,
     "analysis/accompaniments/{k}.segments.parquet": ACC_SEGMENTS,
     "analysis/accompaniments/{k}.tracks.parquet": ACC_TRACKS,
-    "pairs.parquet": PAIRS,
+    "pairs.parquet": RECIPE,
     "unmatched.parquet": UNMATCHED,
     "skipped-{k:06d}.parquet": MIX_SKIPPED,
     "index-{k:06d}.parquet": DATASET_INDEX,
