@@ -21,6 +21,32 @@ def add_params_argument(parser, section: str) -> None:
              "(missing keys take their defaults)")
 
 
+def add_seed_argument(parser) -> None:
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the global seed: the stage's seed unless --params sets one "
+                             "(a null seed there also takes this one)")
+
+
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (the job's threads in the DAG); "
+                             "overrides the params' threads")
+
+
+def with_global_seed(values: dict, seed) -> dict:
+    """``values`` whose ``seed`` is the section's own, or ``seed`` when it is missing or null.
+
+    A seed set in a config section is never overridden by the global one; a null one (the
+    schema's default) means "the global seed".  Without either the dataclass default applies.
+    """
+    values = dict(values)
+    if values.get("seed") is None:
+        values.pop("seed", None)
+        if seed is not None:
+            values["seed"] = seed
+    return values
+
+
 def add_shard_arguments(parser, *, manifest: str, prefix_example: str, params_help: str) -> None:
     """``--manifest``, ``--shard``, ``--out-prefix`` and ``--params`` of a per-shard stage."""
     parser.add_argument("--manifest", required=True, help=manifest)

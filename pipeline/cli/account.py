@@ -15,8 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
-    parser.add_argument("--manifests", required=True, help="manifests folder (vocals, accompaniments, skipped, split)")
-    parser.add_argument("--skipped", nargs="*", default=[], help="analysis skipped tables")
+    parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
+    parser.add_argument("--accompaniments", required=True, help="manifests/accompaniments.parquet")
+    parser.add_argument("--split", required=True, help="manifests/split.parquet")
+    parser.add_argument("--skipped", nargs="*", default=[],
+                        help="skipped tables: the ingest's manifests/skipped.parquet and the "
+                             "analysis shards' {k}.skipped.parquet")
     parser.add_argument("--index", required=True, help="the dataset's index.parquet")
     parser.add_argument("--unmatched", help="the join's unmatched.parquet (reasons for "
                                             "performances without a pair)")
@@ -24,11 +28,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    m = Path(args.manifests)
-    skipped = _read_all([m / "skipped.parquet", *args.skipped])
-    table = account(pd.read_parquet(m / "vocals.parquet"),
-                    pd.read_parquet(m / "accompaniments.parquet"), skipped,
-                    pd.read_parquet(m / "split.parquet"), pd.read_parquet(args.index),
+    skipped = _read_all(args.skipped)
+    table = account(pd.read_parquet(args.vocals), pd.read_parquet(args.accompaniments), skipped,
+                    pd.read_parquet(args.split), pd.read_parquet(args.index),
                     pd.read_parquet(args.unmatched) if args.unmatched else None)
     write_parquet(args.out, table)
     write_text(Path(args.out).with_suffix(".csv"), table.to_csv(index=False))

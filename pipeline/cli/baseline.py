@@ -7,7 +7,7 @@ import logging
 
 from ..evaluate.gmm_ubm import evaluate_gmm_ubm
 from ..evaluate.protocol import SCENARIOS
-from ._common import add_params_argument
+from ._common import add_params_argument, add_seed_argument
 from .evaluate import eval_params, write_table
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output Parquet file")
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS),
                         choices=list(SCENARIOS), help="scenarios to evaluate (default: all)")
-    parser.add_argument("--seed", type=int, default=None, help="override the params seed")
+    add_seed_argument(parser)
     add_params_argument(parser, "evaluate")
 
 

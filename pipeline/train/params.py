@@ -42,9 +42,11 @@ class TrainParams:
     num_workers: int = 0  # DataLoader worker processes
     threads: int = 0  # torch intra-op threads (0: torch's default)
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
-    seed: int = 0
+    seed: int | None = None  # None: the global seed a driver passes (--seed), else 0
 
     def __post_init__(self):
+        if self.seed is None:
+            object.__setattr__(self, "seed", 0)
         for name in ("epochs", "pretrain_epochs", "batch_size", "negatives", "hard_candidates",
                      "valid_items", "centroid_segments", "lr_patience", "patience"):
             if getattr(self, name) < 1:
