@@ -1,5 +1,6 @@
 """End to end on a tiny synthetic corpus: join -> mix -> card -> verify -> regenerate."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,12 +9,12 @@ import pytest
 import soundfile as sf
 
 from pipeline.cli import main
+from pipeline.core.hashing import sha256_file
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from pipeline.dataset.features import FeatureParams
 from pipeline.mashup.mix import CachedAccompaniments, MashupParams, mix_shard, run_join
 from pipeline.mashup.mixing import mix_pair
 from pipeline.sources.accompaniments import load_accompaniment
-from pipeline.sources.manifest import sha256_file
 
 TEMPO = 120.0
 PERIOD = int(60 * SAMPLE_RATE / TEMPO)
@@ -87,6 +88,11 @@ def corpus(tmp_path_factory):
 PARAMS = MashupParams(mixes_per_window=2, max_segment_uses=2, flac_per_singer=1)
 
 
+def _cache(folder, shards=(0,)):
+    return CachedAccompaniments(tracks=[folder / f"{k}.tracks.parquet" for k in shards],
+                                audio=[folder / f"{k}.audio.npy" for k in shards])
+
+
 def _build(corpus, out, params=PARAMS, snr_db=None):
     ana = corpus / "analysis"
     pairs = run_join(windows=sorted((ana / "vocals").glob("*.windows.parquet")),
@@ -98,7 +104,7 @@ def _build(corpus, out, params=PARAMS, snr_db=None):
     vocals = pd.read_parquet(corpus / "manifests/vocals.parquet")
     for k in (0, 1):
         mix_shard(pairs=pairs, vocal_paths=dict(zip(vocals["id"], vocals["path"])),
-                  accompaniments=CachedAccompaniments(ana / "accompaniments"), shard=k, out=out,
+                  accompaniments=_cache(ana / "accompaniments"), shard=k, out=out,
                   params=params, features=FeatureParams(), snr_db=snr_db)
     given = {"seed": 3, "mashup": {"mixes_per_window": 2, "max_segment_uses": 2, "flac_per_singer": 1}}
     assert main(["card", str(out), "--params", json.dumps(given)]) == 0
@@ -163,7 +169,9 @@ def test_snr_override_through_the_cli(built, corpus, tmp_path):
     out, _ = built
     ana = corpus / "analysis"
     code = main(["mix", "--pairs", str(out / "pairs.parquet"), "--vocals",
-                 str(corpus / "manifests/vocals.parquet"), "--analysis", str(ana / "accompaniments"),
+                 str(corpus / "manifests/vocals.parquet"),
+                 "--tracks", str(ana / "accompaniments/0.tracks.parquet"),
+                 "--audio", str(ana / "accompaniments/0.audio.npy"),
                  "--shard", "000000", "--out", str(tmp_path), "--subsets", "test_model", "test_query",
                  "--snr-db", "-5"])
     assert code == 0
@@ -194,3 +202,24 @@ def test_regenerate_refuses_a_changed_source(built, corpus, tmp_path):
                  "--accompaniments-root", str(corpus / "musdb"), "--out", str(tmp_path / "re")])
     assert code == 2
     assert not (tmp_path / "re" / "mono-000000.npy").exists()
+
+
+def test_mix_reads_only_the_analysis_shards_it_is_given(built, corpus, tmp_path):
+    """A stale shard of an earlier, larger shard count (same track ids, other audio) left in
+    the analysis folder does not change the mixes: the mix job reads the files it is given."""
+    import shutil
+
+    out, _ = built
+    ana = tmp_path / "accompaniments"
+    shutil.copytree(corpus / "analysis/accompaniments", ana)
+    tracks = pd.read_parquet(ana / "0.tracks.parquet")
+    np.save(ana / "1.audio.npy", np.zeros(int(tracks["audio_length"].sum()), np.float32))
+    tracks.to_parquet(ana / "1.tracks.parquet")  # the same tracks, silent: stale
+    code = main(["mix", "--pairs", str(out / "pairs.parquet"), "--vocals",
+                 str(corpus / "manifests/vocals.parquet"),
+                 "--tracks", str(ana / "0.tracks.parquet"), "--audio", str(ana / "0.audio.npy"),
+                 "--shard", "0", "--out", str(tmp_path / "ds"),
+                 "--params", json.dumps(dataclasses.asdict(PARAMS))])
+    assert code == 0
+    for name in ("mono-000000.npy", "mix-000000.npy", "index-000000.parquet"):
+        assert (tmp_path / "ds" / name).read_bytes() == (out / name).read_bytes(), name

@@ -117,7 +117,9 @@ def staged(small_corpus, tmp_path_factory):
 def mix_args(work: Path, out: Path) -> list[str]:
     return cli("mix", "--pairs", work / "recipe" / "pairs.parquet",
                "--vocals", work / "manifests" / "vocals.parquet",
-               "--analysis", work / "analysis" / "accompaniments", "--shard", 0, "--out", out)
+               "--tracks", work / "analysis" / "accompaniments" / "0.tracks.parquet",
+               "--audio", work / "analysis" / "accompaniments" / "0.audio.npy",
+               "--shard", 0, "--out", out)
 
 
 @pytest.mark.slow

@@ -21,7 +21,9 @@ from ..core import audio
 from ..core.config import params_from
 from ..core.errors import AudioError, ConfigError
 from ..core.segment import SEGMENT_SAMPLES
+from ..core.tables import ACC_SEGMENTS, ACC_TRACKS, SKIPPED, VOCAL_WINDOWS
 from ..sources import load_accompaniment
+from ..sources.cache import AudioCacheBuilder
 from .beat_grid import beat_grid_starts, spectral_flux
 from .chroma import PITCH_N_FFT, compute_chroma, spectrogram
 from .key_params import KeyParams
@@ -34,19 +36,6 @@ log = logging.getLogger(__name__)
 SILENCE_RMS = 1e-3  # an accompaniment whose loudest frame RMS is below this is silent
 STAGE = "analysis"
 
-WINDOW_COLUMNS = {"perf_id": "str", "singer": "str", "song": "str", "start": "int64",
-                  "grid_shift": "int64", "voiced_ratio": "float64", "rms": "float64",
-                  "key": "int64", "key_strength": "float64", "key_margin": "float64",
-                  "track_key": "int64", "tempo_bpm": "float64", "tempo_source": "str",
-                  "tempo_confidence": "float64"}
-SEGMENT_COLUMNS = {"track_id": "str", "beat_index": "int64", "start": "int64", "key": "int64",
-                   "key_strength": "float64", "key_margin": "float64",
-                   "change_margin_s": "float64", "track_key": "int64", "tempo_bpm": "float64"}
-TRACK_COLUMNS = {"track_id": "str", "tempo_bpm": "float64", "tempo_confidence": "float64",
-                 "beat_samples": "object", "track_key": "int64", "audio_offset": "int64",
-                 "audio_length": "int64"}
-SKIPPED_COLUMNS = {"corpus": "str", "path": "str", "id": "str", "stage": "str",
-                   "reason": "str", "detail": "str"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,8 +176,8 @@ def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),
 
     Returns
     -------
-    windows : DataFrame  columns ``WINDOW_COLUMNS``, one row per kept window
-    skipped : DataFrame  columns ``SKIPPED_COLUMNS``
+    windows : DataFrame  columns ``VOCAL_WINDOWS``, one row per kept window
+    skipped : DataFrame  columns ``SKIPPED``
     """
     rows, skipped = [], []
     for rec in tqdm(manifest.to_dict("records"), desc="vocals", unit="file",
@@ -213,7 +202,7 @@ def analyze_vocal_shard(manifest: pd.DataFrame, svd: SvdParams = SvdParams(),
                          "tempo_confidence": res.tempo_confidence})
     log.info("vocal shard: %d files, %d windows, %d skipped", len(manifest), len(rows),
              len(skipped))
-    return _frame(rows, WINDOW_COLUMNS), _frame(skipped, SKIPPED_COLUMNS)
+    return _frame(rows, VOCAL_WINDOWS), _frame(skipped, SKIPPED)
 
 
 def analyze_accompaniment_shard(manifest: pd.DataFrame, key: KeyParams = KeyParams(),
@@ -227,15 +216,15 @@ def analyze_accompaniment_shard(manifest: pd.DataFrame, key: KeyParams = KeyPara
 
     Returns
     -------
-    segments : DataFrame  columns ``SEGMENT_COLUMNS``, one row per segment (at a beat)
-    tracks : DataFrame  columns ``TRACK_COLUMNS``, one row per analysed track
+    segments : DataFrame  columns ``ACC_SEGMENTS``, one row per segment (at a beat)
+    tracks : DataFrame  columns ``ACC_TRACKS``, one row per analysed track
     audio : np.ndarray [shape=(total_samples,), float32]
         The analysed tracks' audio concatenated; track ``i`` is
         ``audio[audio_offset : audio_offset + audio_length]``.
-    skipped : DataFrame  columns ``SKIPPED_COLUMNS``
+    skipped : DataFrame  columns ``SKIPPED``
     """
-    segments, tracks, skipped, parts = [], [], [], []
-    offset = 0
+    segments, tracks, skipped = [], [], []
+    cache = AudioCacheBuilder()
     for rec in tqdm(manifest.to_dict("records"), desc="accompaniments", unit="track",
                     disable=None, leave=False):
         try:
@@ -250,18 +239,16 @@ def analyze_accompaniment_shard(manifest: pd.DataFrame, key: KeyParams = KeyPara
                              "key_margin": res.key_margin[i],
                              "change_margin_s": res.change_margin_s[i],
                              "track_key": res.track_key, "tempo_bpm": res.tempo_bpm})
+        offset, length = cache.add(y)
         tracks.append({"track_id": rec["id"], "tempo_bpm": res.tempo_bpm,
                        "tempo_confidence": res.tempo_confidence,
                        "beat_samples": res.beat_samples.astype(np.int64),
                        "track_key": res.track_key, "audio_offset": offset,
-                       "audio_length": len(y)})
-        parts.append(np.asarray(y, dtype=np.float32))
-        offset += len(y)
-    cache = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+                       "audio_length": length})
     log.info("accompaniment shard: %d tracks, %d segments, %d skipped", len(manifest),
              len(segments), len(skipped))
-    return (_frame(segments, SEGMENT_COLUMNS), _frame(tracks, TRACK_COLUMNS), cache,
-            _frame(skipped, SKIPPED_COLUMNS))
+    return (_frame(segments, ACC_SEGMENTS), _frame(tracks, ACC_TRACKS), cache.audio(),
+            _frame(skipped, SKIPPED))
 
 
 def _skip_row(corpus: str, rec: dict, exc: AudioError) -> dict:

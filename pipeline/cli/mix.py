@@ -1,22 +1,26 @@
 """Mix the pairs of one vocal shard and write its mono/mix log-mel shards and index.
 
-Reads accompaniments from the analysis audio cache ({k}.audio.npy, memory-mapped) and decodes
-each vocal performance once.  --subsets and --snr-db regenerate e.g. test-singer mixes at
+Reads accompaniments from the analysis audio cache given by --tracks and --audio (only those
+files: {k}.tracks.parquet and its {k}.audio.npy, memory-mapped) and decodes each vocal
+performance once.  --subsets and --snr-db regenerate e.g. test-singer mixes at
 another vocal-to-accompaniment ratio into another directory (the SNR sweep).
 """
 
 import pandas as pd
 
 from ..dataset.features import FeatureParams
-from ..mashup.mix import CachedAccompaniments, MashupParams, mix_shard
+from ..mashup.mix import MashupParams, mix_shard
+from ..sources.cache import CachedAccompaniments
 from ._common import add_params_argument, load_params_dict, params_from
 
 
 def add_arguments(parser):
     parser.add_argument("--pairs", required=True, help="pairs.parquet (the join's recipe)")
     parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
-    parser.add_argument("--analysis", required=True,
-                        help="analysis/accompaniments directory ({k}.tracks.parquet, {k}.audio.npy)")
+    parser.add_argument("--tracks", nargs="+", required=True,
+                        help="analysis/accompaniments/{k}.tracks.parquet of every shard")
+    parser.add_argument("--audio", nargs="+", required=True,
+                        help="analysis/accompaniments/{k}.audio.npy of the same shards")
     parser.add_argument("--shard", required=True, type=int, help="vocal shard number k")
     parser.add_argument("--out", required=True, help="dataset directory")
     parser.add_argument("--subsets", nargs="+", default=None,
@@ -32,7 +36,8 @@ def run(args) -> int:
     params = params_from(MashupParams, load_params_dict(args.params), "mashup")
     features = params_from(FeatureParams, load_params_dict(args.features), "features")
     vocals = pd.read_parquet(args.vocals, columns=["id", "path"])
+    accompaniments = CachedAccompaniments(tracks=args.tracks, audio=args.audio)
     mix_shard(pairs=pd.read_parquet(args.pairs), vocal_paths=dict(zip(vocals["id"], vocals["path"])),
-              accompaniments=CachedAccompaniments(args.analysis), shard=args.shard, out=args.out,
+              accompaniments=accompaniments, shard=args.shard, out=args.out,
               params=params, features=features, subsets=args.subsets, snr_db=args.snr_db)
     return 0

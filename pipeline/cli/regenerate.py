@@ -60,8 +60,8 @@ def run(args) -> int:
     vocal_paths = vocal_paths_from_recipe(recipe, args.vocals_root)
     cache = out / ".accompaniments"
     try:
-        rebuild_accompaniment_cache(recipe, args.accompaniments_root, cache)
-        accompaniments = CachedAccompaniments(cache)
+        tracks, audio = rebuild_accompaniment_cache(recipe, args.accompaniments_root, cache)
+        accompaniments = CachedAccompaniments(tracks=[tracks], audio=[audio])
         for k in range(int(recipe["vocal_shard"].max()) + 1 if len(recipe) else 0):
             mix_shard(pairs=recipe, vocal_paths=vocal_paths, accompaniments=accompaniments,
                       shard=k, out=out, params=params, features=feature_params)

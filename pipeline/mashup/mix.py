@@ -4,7 +4,8 @@
 source file's path relative to its corpus root and sha256), ``unmatched.parquet``,
 ``coverage.parquet`` and ``usage.parquet``.  ``mix_shard`` turns the pairs of vocal shard
 k into ``mono``/``mix``/``index`` shard k, decoding each performance once and reading
-accompaniments from the analysis stage's memory-mapped audio cache.  ``regenerate``
+accompaniments from the analysis stage's memory-mapped audio cache
+(``pipeline.sources.cache``, re-exported here).  ``regenerate``
 rebuilds a dataset from a recipe and one's own copies of the corpora.
 """
 
@@ -19,17 +20,21 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..core.atomic import atomic_path, write_npy, write_parquet
+from ..core.atomic import atomic_path, write_parquet
 from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, write_shard
+from ..sources.cache import CachedAccompaniments, rebuild_accompaniment_cache
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
 
 log = logging.getLogger(__name__)
 
-SKIPPED_COLUMNS = ["segment_id", "perf_id", "path", "reason", "detail"]
+__all__ = ["CachedAccompaniments", "MashupParams", "attach_sources", "mix_pairs", "mix_shard",
+           "rebuild_accompaniment_cache", "run_join", "vocal_paths_from_recipe"]
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,30 +170,6 @@ def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, s
     return pairs
 
 
-class CachedAccompaniments:
-    """Accompaniment segments from the analysis cache ``{k}.audio.npy`` (memory-mapped)."""
-
-    def __init__(self, directory):
-        self.directory = Path(directory)
-        self._audio: dict[int, np.ndarray] = {}
-        self._tracks: dict[str, tuple[int, int, int]] = {}
-        for p in sorted(self.directory.glob("*.tracks.parquet")):
-            t = pd.read_parquet(p, columns=["track_id", "audio_offset", "audio_length"])
-            for r in t.itertuples(index=False):
-                self._tracks[r.track_id] = (_shard_of(p), int(r.audio_offset), int(r.audio_length))
-
-    def segment(self, track_id: str, start: int, length: int = SEGMENT_SAMPLES) -> np.ndarray:
-        if track_id not in self._tracks:
-            raise PipelineError(f"{self.directory}: accompaniment {track_id!r} not in any "
-                                "*.tracks.parquet")
-        k, offset, n = self._tracks[track_id]
-        if start < 0 or start + length > n:
-            raise PipelineError(f"{track_id}: segment {start}+{length} outside {n} samples")
-        if k not in self._audio:
-            self._audio[k] = np.load(self.directory / f"{k}.audio.npy", mmap_mode="r")
-        return np.asarray(self._audio[k][offset + start:offset + start + length], np.float32)
-
-
 def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: MashupParams,
               features: FeatureParams, snr_db: float | None = None):
     """Mix the given pairs and compute their log-mels.
@@ -207,7 +188,7 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     -------
     mono, mix : np.ndarray [shape=(n, 129, 128), float16]
     index : pd.DataFrame   (without shard/row)
-    skipped : pd.DataFrame (SKIPPED_COLUMNS)
+    skipped : pd.DataFrame (list(MIX_SKIPPED))
     audio : dict segment_id -> float32 mix audio (only for ``params.flac_per_singer`` picks)
     """
     target = params.snr_db if snr_db is None else float(snr_db)
@@ -265,7 +246,7 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
                 flush()
     flush()
     index = index_frame(rows) if rows else index_frame([])
-    return (mono[keep], mix[keep], index, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS),
+    return (mono[keep], mix[keep], index, pd.DataFrame(skipped, columns=list(MIX_SKIPPED)),
             examples)
 
 
@@ -302,34 +283,6 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
     write_examples(out, examples)
     log.info("shard %d: %d segments from %d pairs", shard, len(index), len(p))
     return index
-
-
-def rebuild_accompaniment_cache(recipe: pd.DataFrame, root, cache_dir) -> Path:
-    """Decode every accompaniment the recipe names (checking sha256) into an audio cache
-    ``cache_dir/0.audio.npy`` + ``0.tracks.parquet`` readable by ``CachedAccompaniments``."""
-    from ..core.hashing import content_hash
-    from ..sources.accompaniments import accompaniment_files, load_accompaniment
-
-    tracks = recipe.drop_duplicates("acc_track").sort_values("acc_track")
-    parts, rows, offset = [], [], 0
-    for r in tracks.itertuples(index=False):
-        row = {"path": str(Path(root) / r.acc_path), "format": r.acc_format}
-        files = accompaniment_files(row)
-        for f in files:
-            if not f.exists():
-                raise PipelineError(f"{f}: accompaniment source not found (recipe row "
-                                    f"{r.acc_track!r})")
-        if content_hash(files) != r.acc_sha256:
-            raise PipelineError(f"{row['path']}: sha256 differs from the recipe; this is not "
-                                f"the file the dataset was made from ({r.acc_track!r})")
-        y = np.asarray(load_accompaniment(row), np.float32)
-        parts.append(y)
-        rows.append({"track_id": r.acc_track, "audio_offset": offset, "audio_length": len(y)})
-        offset += len(y)
-    cache_dir = Path(cache_dir)
-    write_npy(cache_dir / "0.audio.npy", np.concatenate(parts) if parts else np.zeros(0, np.float32))
-    write_parquet(cache_dir / "0.tracks.parquet", pd.DataFrame(rows))
-    return cache_dir
 
 
 def vocal_paths_from_recipe(recipe: pd.DataFrame, root) -> dict:
