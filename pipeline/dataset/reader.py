@@ -27,7 +27,7 @@ from ..core.tables import DATASET_INDEX
 from ..core.vocabulary import DOMAINS
 from .shards import shard_name
 
-__all__ = ["DatasetVersion", "ShardReader", "read_card", "read_index"]
+__all__ = ["DatasetVersion", "SegmentDataset", "ShardReader", "read_card", "read_index"]
 
 
 def read_card(dataset_dir) -> dict:
@@ -180,30 +180,40 @@ class DatasetVersion:
                 / np.float32(stats["std"]))
 
     def torch_dataset(self, domain: str, *, subset=None, normalise: bool = True):
-        """A ``torch.utils.data.Dataset`` of ``(mel (129, 128) float32, singer code)`` items.
+        """A ``torch.utils.data.Dataset`` of ``(mel (129, 128) float32 tensor, singer code)``.
 
-        Singer codes index ``dataset.singers`` (sorted singer ids of the rows).
+        Singer codes index the dataset's ``singers`` (sorted singer ids of the rows).
         """
+        return SegmentDataset(self, domain, self.rows(subset), normalise=normalise)
+
+
+class SegmentDataset:
+    """Segments of one domain as a map-style torch dataset (picklable for loader workers).
+
+    Parameters
+    ----------
+    version : DatasetVersion
+    domain : "mono" | "mix"
+    rows : pd.DataFrame  index rows to serve, in order
+    normalise : bool  apply the card's normalisation
+    """
+
+    def __init__(self, version: DatasetVersion, domain: str, rows: pd.DataFrame, *,
+                 normalise: bool = True):
+        self.version, self.domain, self.normalise = version, domain, normalise
+        self.shard = rows["shard"].to_numpy(np.int64)
+        self.row = rows["row"].to_numpy(np.int64)
+        self.singers = tuple(sorted(rows["singer"].astype(str).unique()))
+        code = {s: i for i, s in enumerate(self.singers)}
+        self.codes = rows["singer"].astype(str).map(code).to_numpy(np.int64)
+
+    def __len__(self):
+        return len(self.row)
+
+    def __getitem__(self, i):
         import torch
 
-        rows = self.rows(subset).reset_index(drop=True)
-        version = self
-
-        class _Segments(torch.utils.data.Dataset):
-            singers = tuple(sorted(rows["singer"].unique()))
-
-            def __init__(self):
-                code = {s: i for i, s in enumerate(self.singers)}
-                self.codes = rows["singer"].map(code).to_numpy(np.int64)
-
-            def __len__(self):
-                return len(rows)
-
-            def __getitem__(self, i):
-                mel = version.reader.gather(domain, rows["shard"].to_numpy()[i:i + 1],
-                                            rows["row"].to_numpy()[i:i + 1])[0]
-                if normalise:
-                    mel = version.normalise(mel, domain)
-                return torch.from_numpy(mel), int(self.codes[i])
-
-        return _Segments()
+        mel = self.version.reader.gather(self.domain, self.shard[i:i + 1], self.row[i:i + 1])[0]
+        if self.normalise:
+            mel = self.version.normalise(mel, self.domain)
+        return torch.from_numpy(mel), int(self.codes[i])
