@@ -21,6 +21,8 @@ import numpy as np
 
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
 
+__all__ = ["FLUX_FMAX_HZ", "beat_grid_starts", "spectral_flux"]
+
 FLUX_FMAX_HZ = 5000.0  # a voice's note changes show below 5 kHz; above is breath and noise
 
 

@@ -25,6 +25,9 @@ import numpy as np
 from ..core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from .key_profiles import key_profile_scores
 
+__all__ = ["KeySections", "block_sums", "change_margins", "key_path", "key_sections",
+           "local_key_scores"]
+
 
 @dataclasses.dataclass(frozen=True)
 class KeySections:

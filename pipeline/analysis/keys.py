@@ -23,6 +23,9 @@ from .key_params import KeyParams
 from .key_profiles import key_profile_scores
 from .key_sections import change_margins, key_sections
 
+__all__ = ["SegmentKeys", "context_bounds", "key_names", "keys_of_sums", "segment_keys",
+           "track_key"]
+
 
 def context_bounds(starts: np.ndarray, n_frames: int, hop: int, *, params: KeyParams,
                    segment_samples: int = SEGMENT_SAMPLES) -> tuple[np.ndarray, np.ndarray]:

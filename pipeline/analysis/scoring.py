@@ -11,6 +11,10 @@ import numpy as np
 from ..core.music import relative_key
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
+__all__ = ["MIREX_WEIGHTS", "OCTAVE_RATIOS", "frame_f1", "intervals_to_frames", "key_at",
+           "key_relation", "mirex_key_score", "score_accompaniment", "score_vocal",
+           "tempo_match", "tempo_octave_error"]
+
 OCTAVE_RATIOS = (0.5, 2.0, 1.0 / 3.0, 3.0, 2.0 / 3.0, 1.5)
 
 

@@ -16,6 +16,9 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
+__all__ = ["BeatTrack", "ESSENTIA_MAX_CONFIDENCE", "ESSENTIA_SR", "METHODS", "TempoParams",
+           "VOCAL_SOURCES", "periodicity", "refine_tempo", "track_beats", "vocal_tempo"]
+
 METHODS = ("librosa", "essentia")
 VOCAL_SOURCES = ("table", "estimate")
 ESSENTIA_SR = 44100  # RhythmExtractor2013 only works at 44.1 kHz

@@ -18,6 +18,10 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..core.segment import HOP_LENGTH, N_FFT, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
+__all__ = ["SvdParams", "THRESHOLD_MODES", "VoicedWindows", "candidate_starts",
+           "detect_voiced_windows", "frame_rms", "rms_threshold", "spread_evenly",
+           "voiced_frames", "window_means"]
+
 THRESHOLD_MODES = ("absolute", "relative")
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["atomic_path", "write_bytes", "write_json", "write_npy", "write_parquet",
+           "write_text"]
+
 
 @contextlib.contextmanager
 def atomic_path(path):

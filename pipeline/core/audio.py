@@ -17,6 +17,10 @@ import soxr
 from .errors import AudioError
 from .segment import SAMPLE_RATE
 
+__all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "PYAV_EXTENSIONS", "SNDFILE_EXTENSIONS", "decode",
+           "load_audio", "load_files_sum", "load_stems_sum", "probe_audio", "resample",
+           "to_mono"]
+
 SNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 PYAV_EXTENSIONS = {".m4a", ".mp4", ".aac"}
 AUDIO_EXTENSIONS = SNDFILE_EXTENSIONS | PYAV_EXTENSIONS

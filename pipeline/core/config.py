@@ -16,6 +16,9 @@ import yaml
 from .errors import ConfigError
 from .hashing import canonical_hash
 
+__all__ = ["DATA_SECTIONS", "SCHEMA", "check_paths", "data_params", "dataset_version",
+           "load_config", "merge", "params_from", "validate_config"]
+
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Sections whose values change the generated data; the dataset version hashes them.

@@ -11,6 +11,9 @@ C minor .. B minor.  Names are spelt with sharps: "C# minor".
 
 from .errors import ParameterError
 
+__all__ = ["KEY_NAMES", "PITCH_CLASSES", "is_minor", "key_index", "key_name", "relative_key",
+           "scale_pitch_classes", "tonic"]
+
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KEY_NAMES = tuple(f"{pc} major" for pc in PITCH_CLASSES) + tuple(
     f"{pc} minor" for pc in PITCH_CLASSES

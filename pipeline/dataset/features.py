@@ -22,6 +22,9 @@ import scipy.fft
 from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
+__all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "data_params", "log_mel",
+           "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings"]
+
 COMPRESSIONS = ("log1p10", "db", "none")
 
 

@@ -29,6 +29,9 @@ from ..core.errors import PipelineError
 from ..core.segment import N_MELS, SEGMENT_FRAMES
 from ..core.tables import DATASET_INDEX
 
+__all__ = ["SHARD_PATTERN", "gather_index", "index_frame", "shard_files", "shard_name",
+           "write_shard"]
+
 SHARD_PATTERN = re.compile(r"^(mono|mix|index)-(\d{6})\.(npy|parquet)$")
 
 

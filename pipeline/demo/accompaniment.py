@@ -16,6 +16,8 @@ from ..core.music import is_minor, key_name, tonic
 from .melody import degree_to_semitones
 from .plan import BEATS_PER_BAR, CHORD_BEATS, TrackPlan
 
+__all__ = ["MAJOR_PROGRESSIONS", "MINOR_PROGRESSIONS", "STEMS", "TABLE", "render_track"]
+
 TABLE = 2048  # wavetable points per cycle
 MAJOR_PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (0, 3, 0, 4))
 MINOR_PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 6, 0), (0, 3, 6, 0), (0, 5, 3, 4))

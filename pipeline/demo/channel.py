@@ -11,6 +11,8 @@ import dataclasses
 import numpy as np
 import scipy.signal
 
+__all__ = ["Channel", "NOISE_PERIOD", "add_noise_floor", "apply_channel", "draw_channel"]
+
 NOISE_PERIOD = 2**17
 
 

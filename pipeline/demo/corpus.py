@@ -35,6 +35,9 @@ from .plan import (
 from .voice import draw_singer, sing
 from .writers import write_aac, write_wav
 
+__all__ = ["FORMAT_VERSION", "SR", "VOICE_SR", "generate_corpus", "render_accompaniment",
+           "render_performance", "synthesise_performance"]
+
 log = logging.getLogger(__name__)
 
 SR = 44100

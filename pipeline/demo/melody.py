@@ -14,6 +14,11 @@ import numpy as np
 
 from ..core.music import is_minor, tonic
 
+__all__ = ["FULL_CADENCES", "HALF_CADENCES", "HALF_CADENCE_SHARE", "KK_MAJOR_DEGREES",
+           "KK_MINOR_DEGREES", "MAJOR_STEPS", "MAX_LEAP", "MINOR_STEPS", "N_VOWELS",
+           "PROGRESSIONS", "Performance", "Song", "compose_phrase", "compose_song",
+           "degree_to_semitones", "perform", "tonal_weights"]
+
 MAJOR_STEPS = np.array([0, 2, 4, 5, 7, 9, 11])
 MINOR_STEPS = np.array([0, 2, 3, 5, 7, 8, 10])  # natural minor, as music.scale_pitch_classes
 N_VOWELS = 7

@@ -6,6 +6,8 @@ import dataclasses
 
 from ..core.errors import ConfigError
 
+__all__ = ["DemoParams", "SMALL", "preset"]
+
 Seconds = float
 
 

@@ -18,6 +18,9 @@ import numpy as np
 from ..core.random import rng_for
 from .params import DemoParams
 
+__all__ = ["BEATS_PER_BAR", "CHORD_BEATS", "PerformancePlan", "SongPlan", "TrackPlan",
+           "covered_pairs", "plan_performances", "plan_songs", "plan_tracks", "section_bars"]
+
 BEATS_PER_BAR = 4
 CHORD_BEATS = 2
 

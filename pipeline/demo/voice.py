@@ -17,6 +17,9 @@ import scipy.signal
 
 from .melody import Performance
 
+__all__ = ["CONTROL_HOP", "GLIDE_S", "GLIDE_STEPS", "PULSE_TABLE", "Singer",
+           "VOWEL_BANDWIDTHS", "VOWEL_FORMANTS", "draw_singer", "sing"]
+
 # Reference formants (Hz) and bandwidths of a long (adult male) vocal tract:
 # /a/, /e/, /i/, /o/, /u/, /ae/, /er/ (Peterson & Barney style averages).
 VOWEL_FORMANTS = np.array([

@@ -16,6 +16,8 @@ import soundfile as sf
 
 from ..core.atomic import atomic_path
 
+__all__ = ["AAC_BIT_RATE", "AAC_OPTIONS", "write_aac", "write_wav"]
+
 AAC_BIT_RATE = {1: 96_000, 2: 160_000}  # bits/s by channel count
 AAC_OPTIONS = {"aac_coder": "fast", "aac_tns": "0", "aac_pns": "0"}  # speed over finesse
 

@@ -28,6 +28,9 @@ from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import domain_name
 from ..train.model import EmbeddingModel, embed_mels
 
+__all__ = ["EmbedParams", "audio_files", "cut_segments", "embed_files", "embed_recording",
+           "model_id", "rank_index", "segment_log_mel", "sidecar_paths", "window_starts"]
+
 log = logging.getLogger(__name__)
 
 

@@ -31,6 +31,9 @@ from ..core.random import rng_for
 from ..dataset.reader import ShardReader, read_index
 from .protocol import SCENARIOS, TEST_SUBSETS, EvalParams, scores_metrics, select_segments, tidy
 
+__all__ = ["MODEL_NAME", "evaluate_gmm_ubm", "fit_ubm", "frame_log_likelihood", "llr_scores",
+           "load_mfcc", "map_adapt_means", "mfcc_from_logmel", "top_components", "train_ubm"]
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "GMM-UBM"

@@ -32,6 +32,13 @@ from ..core.vectors import group_means
 from ..dataset.reader import ShardReader, read_index
 from . import metrics
 
+__all__ = ["BASELINE_MODELS", "EvalParams", "SCENARIOS", "TEST_SUBSETS", "TOP_K", "TrackSet",
+           "baseline_records", "embed_models", "embed_segments", "embed_tracks",
+           "evaluate_models", "evaluate_snr", "metrics_table", "random_tracks",
+           "scenario_records", "scores_metrics", "select_segments", "singer_models", "summary",
+           "tidy", "track_labels", "track_table", "track_vectors", "tracks_from_table",
+           "unseen_segments", "vector_metrics"]
+
 log = logging.getLogger(__name__)
 
 EmbedFn = Callable[[np.ndarray, str], np.ndarray]

@@ -34,6 +34,10 @@ from ..core.random import rng_for
 from ..core.segment import SEGMENT_SAMPLES
 from ..core.tables import PAIRS, UNMATCHED
 
+__all__ = ["JoinResult", "REASONS", "candidate_cells", "confident_segments", "coverage_table",
+           "fitting_segments", "join_windows", "number_windows", "tempo_bucket",
+           "tempo_relation"]
+
 log = logging.getLogger(__name__)
 
 REASONS = ("not in split", "no tempo", "ambiguous key", "no tempo match", "no key match",

@@ -24,6 +24,9 @@ import numpy as np
 from ..core.errors import ParameterError, PipelineError
 from ..core.segment import HOP_LENGTH, N_FFT
 
+__all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "frame_rms",
+           "mix_pair"]
+
 
 class SilentSegmentError(PipelineError):
     """A segment has no energy, so no gain can balance it."""

@@ -22,6 +22,10 @@ from ..core.atomic import write_bytes  # noqa: E402
 from ..evaluate.metrics import METRICS  # noqa: E402
 from ..evaluate.protocol import SCENARIOS  # noqa: E402
 
+__all__ = ["METRIC_LABELS", "MODEL_COLOURS", "MODEL_ORDER", "SCENARIO_ORDER", "main_rows",
+           "ordered", "paired_styles", "plot_identification", "plot_pretraining_gain",
+           "plot_retrieval", "plot_snr", "plot_tsne", "pretraining_gain", "save_figure"]
+
 MODEL_ORDER = ["MONO", "MIXED", "CROSS", "GMM-UBM", "random"]
 MODEL_COLOURS = {"MONO": "#4c72b0", "MIXED": "#dd8452", "CROSS": "#55a868",
                  "GMM-UBM": "#8172b3", "random": "#b0b0b0"}

@@ -18,6 +18,10 @@ from ..core.atomic import write_text
 from ..evaluate.metrics import METRICS, RANKING
 from . import figures
 
+__all__ = ["CSS", "DEFINITIONS_TEMPLATE", "PAPER_TABLE_1", "accounting_section",
+           "card_section", "definitions", "metric_table", "metric_tables", "render_html",
+           "snr_wide", "write_figures", "write_report"]
+
 PAPER_TABLE_1 = pd.DataFrame(  # Lee & Nam 2019, Table 1: MSD-Singer, 500 unseen artists
     {"model": ["MIXED", "CROSS", "POP", "Random"],
      "top1": [0.291, 0.282, 0.393, 0.002], "top5": [0.511, 0.491, 0.664, 0.01]})

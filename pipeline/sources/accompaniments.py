@@ -17,6 +17,9 @@ import pandas as pd
 from ..core.audio import AUDIO_EXTENSIONS, load_audio, load_files_sum, load_stems_sum
 from ..core.errors import ConfigError
 
+__all__ = ["ACCOMPANIMENT_STEMS", "AccompanimentSource", "STEM_NAMES",
+           "accompaniment_candidates", "accompaniment_files", "load_accompaniment"]
+
 STEM_NAMES = ("mixture", "drums", "bass", "other", "vocals")
 ACCOMPANIMENT_STEMS = ("drums", "bass", "other")
 

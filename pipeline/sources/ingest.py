@@ -15,6 +15,8 @@ from .accompaniments import AccompanimentSource, accompaniment_candidates
 from .manifest import assign_shards, probe_candidates, skipped_frame
 from .vocals import VocalSource, vocal_candidates
 
+__all__ = ["ShardParams", "build_manifests", "ingest"]
+
 log = logging.getLogger(__name__)
 
 

@@ -21,6 +21,8 @@ from ..core.segment import SEGMENT_SECONDS
 from ..core.tables import SKIPPED
 from .accompaniments import accompaniment_files
 
+__all__ = ["STEM_STREAMS", "assign_shards", "probe_candidates", "skipped_frame"]
+
 log = logging.getLogger(__name__)
 
 STEM_STREAMS = 5  # mixture, drums, bass, other, vocals

@@ -16,6 +16,8 @@ import pandas as pd
 from ..core.errors import ConfigError
 from ..core.random import rng_for
 
+__all__ = ["SUBSETS", "SplitParams", "split_singers"]
+
 SUBSETS = ("train", "valid", "test_model", "test_query")
 
 

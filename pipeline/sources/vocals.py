@@ -29,6 +29,9 @@ import pandas as pd
 
 from ..core.errors import ConfigError, PipelineError
 
+__all__ = ["VocalSource", "damp_candidates", "folder_candidates", "manifest_candidates",
+           "vocal_candidates"]
+
 
 @dataclasses.dataclass(frozen=True)
 class VocalSource:

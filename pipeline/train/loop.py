@@ -52,6 +52,8 @@ from .model import (
 )
 from .params import TrainParams, resolve_device
 
+__all__ = ["centroid_accuracy", "fit", "pretrain"]
+
 log = logging.getLogger(__name__)
 
 TRAIN_STREAM, VALID_STREAM = 0, 1  # sampling streams of epoch_rng

@@ -34,6 +34,9 @@ from ..core.vocabulary import (
     target_domain,
 )
 
+__all__ = ["ConvBlock", "EmbeddingModel", "ModelConfig", "NETWORK_KINDS", "Skeleton",
+           "embed_mels", "hardest_negatives", "hinge_rank_loss", "triplet_embeddings"]
+
 NETWORK_KINDS = KINDS + ("classifier",)  # the embedding models and the pre-training classifier
 
 

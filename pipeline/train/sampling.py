@@ -27,6 +27,9 @@ from ..analysis.voicing import spread_evenly
 from ..core.errors import PipelineError
 from ..dataset.reader import ShardReader
 
+__all__ = ["Pool", "SegmentBatches", "TripletBatches", "TripletPlan", "loader", "make_pool",
+           "plan_triplets", "spread_per_singer", "usable_anchors", "window_codes"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Pool:
