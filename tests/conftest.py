@@ -31,3 +31,12 @@ def complete_index(index):
         if column not in index:
             index[column] = "" if dtype == "str" else 0
     return index[list(DATASET_INDEX)].astype(DATASET_INDEX)
+
+
+def index_rows(k, n, subset, *, singers=2):
+    """``n`` complete index rows of shard ``k`` (one performance ``p{k}``, windows 0..n-1)."""
+    return [{"segment_id": f"p{k}-w{i:03d}-m0", "subset": subset, "singer": f"s{(k + i) % singers}",
+             "perf_id": f"p{k}", "song": "x", "window_index": i, "mix_index": 0,
+             "vocal_start": 1000 * i, "acc_track": "t", "acc_start": 0, "tempo_bpm": 100.0,
+             "acc_tempo_bpm": 100.0, "key": 3, "acc_key": 3, "vocal_gain": 1.0,
+             "acc_gain": 0.5, "snr_db": 0.0, "shard": -1, "row": -1} for i in range(n)]

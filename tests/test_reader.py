@@ -2,19 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import index_rows
 
 from pipeline.core.errors import PipelineError
 from pipeline.dataset import DatasetVersion
 from pipeline.dataset.card import build_card
 from pipeline.dataset.shards import index_frame, write_shard
-
-
-def _rows(k, n, subset):
-    return [{"segment_id": f"s{k}-{i}", "subset": subset, "singer": f"u{(k + i) % 3}",
-             "perf_id": f"p{k}", "song": "x", "window_index": i, "mix_index": 0,
-             "vocal_start": 512 * i, "acc_track": "t", "acc_start": 0, "tempo_bpm": 100.0,
-             "acc_tempo_bpm": 100.0, "key": 3, "acc_key": 3, "vocal_gain": 1.0,
-             "acc_gain": 0.5, "snr_db": 0.0} for i in range(n)]
 
 
 @pytest.fixture
@@ -24,7 +17,7 @@ def version(tmp_path, rng):
         mono = rng.normal(1.0, 0.5, (n, 129, 128)).astype(np.float16)
         mix = rng.normal(2.0, 0.25, (n, 129, 128)).astype(np.float16)
         mono[:, 0, 0] = np.arange(n) + 10 * k  # a tag: which stored row this is
-        write_shard(tmp_path, k, mono=mono, mix=mix, index=index_frame(_rows(k, n, subset)))
+        write_shard(tmp_path, k, mono=mono, mix=mix, index=index_frame(index_rows(k, n, subset, singers=3)))
         stored[k] = {"mono": mono, "mix": mix}
     build_card(tmp_path, params={"seed": 1}, mel={"n_mels": 128})
     return tmp_path, stored
@@ -37,7 +30,7 @@ def test_segments_come_with_their_own_index_rows(version):
     for row, mel in ds.segments("mono", batch_size=2):
         expect = stored[int(row["shard"])]["mono"][int(row["row"])].astype(np.float32)
         np.testing.assert_array_equal(mel, expect)
-        assert row["segment_id"] == f"s{row['shard']}-{row['window_index']}"
+        assert row["segment_id"] == f"p{row['shard']}-w{row['window_index']:03d}-m0"
         seen += 1
     assert seen == 9
     assert [r["subset"] for r, _ in ds.segments("mix", subset="valid")] == ["valid", "valid"]
@@ -57,10 +50,10 @@ def test_torch_dataset_items_and_singer_codes(version):
     path, stored = version
     ds = DatasetVersion(path)
     items = ds.torch_dataset("mono", subset="train", normalise=False)
-    assert len(items) == 7 and items.singers == ("u0", "u1", "u2")
-    mel, code = items[4]  # the 5th train row: shard 2, row 1 -> singer u0 ((2 + 1) % 3)
+    assert len(items) == 7 and items.singers == ("s0", "s1", "s2")
+    mel, code = items[4]  # the 5th train row: shard 2, row 1 -> singer s0 ((2 + 1) % 3)
     assert isinstance(mel, torch.Tensor) and mel.shape == (129, 128)
-    assert float(mel[0, 0]) == 21.0 and items.singers[code] == "u0"
+    assert float(mel[0, 0]) == 21.0 and items.singers[code] == "s0"
     batch = next(iter(torch.utils.data.DataLoader(items, batch_size=4)))
     assert batch[0].shape == (4, 129, 128)
 

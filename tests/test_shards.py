@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import index_rows
 
 from pipeline.cli import main
 from pipeline.core.config import dataset_version
@@ -13,21 +14,13 @@ from pipeline.dataset.shards import index_frame, write_shard
 from pipeline.dataset.verify import verify
 
 
-def _rows(k, n, subset):
-    return [{"segment_id": f"p{k}-w{i:03d}-m0", "subset": subset, "singer": f"s{i % 2}",
-             "perf_id": f"p{k}", "song": "x", "window_index": i, "mix_index": 0,
-             "vocal_start": 1000 * i, "acc_track": "t", "acc_start": 0, "tempo_bpm": 100.0,
-             "acc_tempo_bpm": 100.0, "key": 3, "acc_key": 3, "vocal_gain": 1.0,
-             "acc_gain": 0.5, "snr_db": 0.0, "shard": -1, "row": -1} for i in range(n)]
-
-
 @pytest.fixture
 def dataset(tmp_path, rng):
     data = {}
     for k, (n, subset) in enumerate([(3, "train"), (0, "train"), (4, "test_model")]):
         mono = rng.normal(1.0, 0.5, (n, 129, 128)).astype(np.float16)
         mix = rng.normal(2.0, 0.25, (n, 129, 128)).astype(np.float16)
-        write_shard(tmp_path, k, mono=mono, mix=mix, index=index_frame(_rows(k, n, subset)))
+        write_shard(tmp_path, k, mono=mono, mix=mix, index=index_frame(index_rows(k, n, subset, singers=2)))
         data[k] = (mono, mix)
     card = build_card(tmp_path, params={"mashup": {"snr_db": 0}}, mel={"n_mels": 128})
     return tmp_path, data, card
@@ -96,4 +89,4 @@ def test_write_shard_rejects_misaligned(tmp_path):
 
     with pytest.raises(PipelineError, match="shape"):
         write_shard(tmp_path, 0, mono=np.zeros((2, 129, 128)), mix=np.zeros((3, 129, 128)),
-                    index=index_frame(_rows(0, 2, "train")))
+                    index=index_frame(index_rows(0, 2, "train")))
