@@ -4,20 +4,23 @@ rule analyze_vocals:
     output:
         windows=f"{ANALYSIS}/vocals/{{shard}}.windows.parquet",
         skipped=f"{ANALYSIS}/vocals/{{shard}}.skipped.parquet",
-    params:
-        prefix=lambda wc: f"{ANALYSIS}/vocals/{wc.shard}",
-        analysis=as_json({k: config[k] for k in ("svd", "key", "tempo")}),
     log:
         f"{R}/logs/analyze_vocals/{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/analyze_vocals/{{shard}}.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../environment.yml"
+    params:
+        folder=folder(f"{ANALYSIS}/vocals"),
+        analysis=as_json({k: config[k] for k in ("svd", "key", "tempo")}),
     shell:
-        "python -m pipeline analyze-vocals --manifest {input.manifest} --shard {wildcards.shard} "
-        "--out-prefix {params.prefix} --params {params.analysis:q} > {log} 2>&1"
+        "python -m pipeline analyze-vocals --manifest {input.manifest} "
+        "--shard {wildcards.shard} --out-prefix {params.folder}/{wildcards.shard} "
+        "--params {params.analysis:q} > {log} 2>&1"
 
 
 rule analyze_accompaniments:
@@ -28,17 +31,20 @@ rule analyze_accompaniments:
         tracks=f"{ANALYSIS}/accompaniments/{{shard}}.tracks.parquet",
         audio=f"{ANALYSIS}/accompaniments/{{shard}}.audio.npy",
         skipped=f"{ANALYSIS}/accompaniments/{{shard}}.skipped.parquet",
-    params:
-        prefix=lambda wc: f"{ANALYSIS}/accompaniments/{wc.shard}",
-        analysis=as_json({k: config[k] for k in ("key", "tempo")}),
     log:
         f"{R}/logs/analyze_accompaniments/{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/analyze_accompaniments/{{shard}}.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../environment.yml"
+    params:
+        folder=folder(f"{ANALYSIS}/accompaniments"),
+        analysis=as_json({k: config[k] for k in ("key", "tempo")}),
     shell:
         "python -m pipeline analyze-accompaniments --manifest {input.manifest} "
-        "--shard {wildcards.shard} --out-prefix {params.prefix} --params {params.analysis:q} > {log} 2>&1"
+        "--shard {wildcards.shard} --out-prefix {params.folder}/{wildcards.shard} "
+        "--params {params.analysis:q} > {log} 2>&1"

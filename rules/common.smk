@@ -6,32 +6,67 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(workflow.basedir)))
 
-from pipeline.core.config import DATA_SECTIONS, check_paths, dataset_version, validate_config  # noqa: E402
+from pipeline.core.config import (  # noqa: E402
+    DATA_SECTIONS,
+    check_paths,
+    dataset_version,
+    validate_config,
+)
+from pipeline.core.vocabulary import (
+    DOMAINS,
+    INITS,
+    KINDS,
+    pretraining_domains,
+)  # noqa: E402
+from pipeline.dataset.shards import shard_name  # noqa: E402
+from pipeline.evaluate.protocol import TEST_SUBSETS  # noqa: E402
 
 # Validation first: a bad value fails here, before any job, naming the key.
-validate_config(config, schema=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+validate_config(
+    config, schema=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+)
 check_paths(config)
 
 R = config["results"]
 VERSION = dataset_version(config)
 DATASET = f"{R}/datasets/{VERSION}"
+SNR_DATASET = f"{DATASET}/snr/{{snr}}"
 MODELS = f"{R}/models/{VERSION}"
 EVALUATION = f"{R}/evaluation/{VERSION}"
+FIGURES = f"{EVALUATION}/figures"
 MANIFESTS = f"{R}/manifests"
 ANALYSIS = f"{R}/analysis"
 ACCOUNTING = f"{R}/accounting/{VERSION}/accounting.parquet"
+ACCOUNTING_CSV = f"{R}/accounting/{VERSION}/accounting.csv"
+BENCHMARKS = f"{R}/benchmarks"
 SNRS = config["evaluate"]["snr_sweep_db"]
-KINDS = ["mono", "mixed", "cross"]
-INITS = ["pretrained", "scratch"]
-ALL_MODELS = [f"{MODELS}/{k}-{i}/model.pt" for k in KINDS for i in INITS]
+# The jobs' threads reach torch (--threads); Snakemake caps them at --cores.
+TRAIN_THREADS = max(1, config["train"]["threads"])
+# Figures of the report: paper figure -> file stem under FIGURES.
+FIGURE_STEMS = {
+    "identification": "fig3_identification",
+    "retrieval": "fig4_retrieval",
+    "pretraining": "fig5_pretraining",
+    "snr": "fig6_snr",
+    "tsne": "fig7_tsne",
+}
 
 
 wildcard_constraints:
     shard=r"\d+",
-    kind="mono|mixed|cross",
-    init="pretrained|scratch",
-    domain="mono|mix",
+    kind="|".join(KINDS),
+    init="|".join(INITS),
+    domain="|".join(DOMAINS),
     snr=r"-?\d+(\.\d+)?",
+
+
+def folder(path):
+    """A folder argument from one of the paths above ({wildcards} filled in).
+
+    A function rather than a string, so that --lint (which asks for prefixes to be derived
+    from files, for remote storage) accepts a folder that is not itself a file.
+    """
+    return lambda wildcards: path.format(**wildcards)
 
 
 def as_json(section):
@@ -56,47 +91,74 @@ def accompaniment_shards(wildcards):
     return range(_n_shards(checkpoints.ingest.get().output.accompaniments))
 
 
-def vocal_windows(wildcards):
-    return [f"{ANALYSIS}/vocals/{k}.windows.parquet" for k in vocal_shards(wildcards)]
+def vocal_tables(suffix):
+    def inputs(wildcards):
+        return [f"{ANALYSIS}/vocals/{k}.{suffix}" for k in vocal_shards(wildcards)]
 
-
-def vocal_skipped(wildcards):
-    return [f"{ANALYSIS}/vocals/{k}.skipped.parquet" for k in vocal_shards(wildcards)]
+    return inputs
 
 
 def accompaniment_tables(suffix):
     def inputs(wildcards):
-        return [f"{ANALYSIS}/accompaniments/{k}.{suffix}" for k in accompaniment_shards(wildcards)]
+        return [
+            f"{ANALYSIS}/accompaniments/{k}.{suffix}"
+            for k in accompaniment_shards(wildcards)
+        ]
 
     return inputs
 
 
-def dataset_shard_indices(dataset):
-    def inputs(wildcards):
-        return [f"{dataset}/index-{k:06d}.parquet" for k in vocal_shards(wildcards)]
-
-    return inputs
+def model_files(kind, init):
+    """model.pt and model.json (its self-description, read by load_model)."""
+    return [f"{MODELS}/{kind}-{init}/model.pt", f"{MODELS}/{kind}-{init}/model.json"]
 
 
-def model_path(kind, init):
-    return f"{MODELS}/{kind}-{init}/model.pt"
+ALL_MODELS = [model_files(k, i)[0] for k in KINDS for i in INITS]
+ALL_MODEL_INFOS = [model_files(k, i)[1] for k in KINDS for i in INITS]
+
+
+def classifier_dirs(wildcards):
+    """Folders of the pre-trained classifiers that initialise {kind}-{init}."""
+    if wildcards.init == "scratch":
+        return []
+    return [f"{MODELS}/pretrain-{d}" for d in pretraining_domains(wildcards.kind)]
+
+
+def classifier_files(wildcards):
+    return [
+        f"{d}/{name}"
+        for d in classifier_dirs(wildcards)
+        for name in ("model.pt", "model.json")
+    ]
+
+
+def init_flag(wildcards):
+    dirs = classifier_dirs(wildcards)
+    return f"--init {' '.join(dirs)}" if dirs else ""
+
+
+def snr_datasets():
+    """``DB=DIR`` of every SNR of the sweep, each built from one value."""
+    return " ".join(f"{snr}={SNR_DATASET.format(snr=snr)}" for snr in SNRS)
+
+
+def figures(ext):
+    return [f"{FIGURES}/{stem}.{ext}" for stem in FIGURE_STEMS.values()]
 
 
 def report_outputs():
     return [f"{EVALUATION}/report.html"]
 
 
-def mix_inputs(wildcards):
-    return {
-        "pairs": f"{DATASET}/pairs.parquet",
-        "vocals": f"{MANIFESTS}/vocals.parquet",
-        "tracks": accompaniment_tables("tracks.parquet")(wildcards),
-        "audio": accompaniment_tables("audio.npy")(wildcards),
-    }
+def dataset_shards(dataset):
+    """Every shard file (mono, mix, index) of a dataset folder, for the current shard count."""
 
+    def inputs(wildcards):
+        folder = dataset.format(**wildcards)
+        return [
+            f"{folder}/{shard_name(domain, k)}"
+            for k in vocal_shards(wildcards)
+            for domain in ("mono", "mix", "index")
+        ]
 
-def pretrained_inputs(wildcards):
-    if wildcards.init == "scratch":
-        return []
-    domains = {"mono": ["mono"], "mixed": ["mix"], "cross": ["mono", "mix"]}[wildcards.kind]
-    return [f"{MODELS}/pretrain-{d}/model.pt" for d in domains]
+    return inputs

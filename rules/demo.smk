@@ -1,18 +1,19 @@
 rule demo_corpus:
     output:
-        f"{config['sources']['vocals']['root']}/corpus.json",
-    params:
-        preset="--small" if config["demo"]["preset"] == "small" else "",
-        demo=as_json(config["demo"]["params"]),
-        seed=config["seed"],
+        marker=f"{config['sources']['vocals']['root']}/corpus.json",
     log:
         f"{R}/logs/demo_corpus.log",
+    conda:
+        "../environment.yml"
     threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../environment.yml"
+    params:
+        root=folder(config["sources"]["vocals"]["root"]),
+        preset="--small" if config["demo"]["preset"] == "small" else "",
+        demo=as_json(config["demo"]["params"]),
+        seed=config["seed"],
     shell:
-        "python -m pipeline demo-corpus --out $(dirname {output}) {params.preset} "
-        "--seed {params.seed} --params {params.demo:q} > {log} 2>&1"
+        "python -m pipeline demo-corpus --out {params.root} {params.preset} "
+        "--seed {params.seed} --workers {threads} --params {params.demo:q} > {log} 2>&1"

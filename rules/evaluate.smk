@@ -1,45 +1,66 @@
 rule evaluate:
     input:
         card=f"{DATASET}/card.json",
+        index=f"{DATASET}/index.parquet",
         models=ALL_MODELS,
+        infos=ALL_MODEL_INFOS,
     output:
         metrics=f"{EVALUATION}/metrics.parquet",
+        table=report(
+            f"{EVALUATION}/metrics.csv",
+            caption="../workflow/report/metrics.rst",
+            category="Tables",
+            labels={"table": "metrics"},
+        ),
+        summary=f"{EVALUATION}/summary.json",
         embeddings=f"{EVALUATION}/track_embeddings.parquet",
-    params:
-        dataset=lambda wc, input: str(Path(input.card).parent),
-        evaluation=lambda wc, output: str(Path(output.metrics).parent),
-        evaluate=as_json(config["evaluate"]),
-        seed=config["seed"],
     log:
         f"{R}/logs/{VERSION}/evaluate.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/evaluate.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        evaluation=folder(EVALUATION),
+        evaluate=as_json(config["evaluate"]),
+        seed=config["seed"],
     shell:
         "python -m pipeline evaluate --dataset {params.dataset} --models {input.models} "
-        "--out {params.evaluation} --seed {params.seed} --params {params.evaluate:q} > {log} 2>&1"
+        "--out {params.evaluation} --seed {params.seed} --params {params.evaluate:q} "
+        "> {log} 2>&1"
 
 
 rule baseline:
     input:
         card=f"{DATASET}/card.json",
+        index=f"{DATASET}/index.parquet",
     output:
         metrics=f"{EVALUATION}/baseline.parquet",
-    params:
-        dataset=lambda wc, input: str(Path(input.card).parent),
-        evaluate=as_json(config["evaluate"]),
-        seed=config["seed"],
+        table=report(
+            f"{EVALUATION}/baseline.csv",
+            caption="../workflow/report/baseline.rst",
+            category="Tables",
+            labels={"table": "GMM-UBM baseline"},
+        ),
     log:
         f"{R}/logs/{VERSION}/baseline.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/baseline.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=240,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        evaluate=as_json(config["evaluate"]),
+        seed=config["seed"],
     shell:
         "python -m pipeline baseline --dataset {params.dataset} --out {output.metrics} "
         "--seed {params.seed} --params {params.evaluate:q} > {log} 2>&1"
@@ -47,22 +68,32 @@ rule baseline:
 
 rule snr_sweep:
     input:
-        cards=expand(f"{DATASET}/snr/{{snr}}/card.json", snr=SNRS),
-        models=[model_path(k, "pretrained") for k in ("mixed", "cross")],
+        cards=expand(f"{SNR_DATASET}/card.json", snr=SNRS),
+        indices=expand(f"{SNR_DATASET}/index.parquet", snr=SNRS),
+        models=[model_files(k, "pretrained")[0] for k in ("mixed", "cross")],
+        infos=[model_files(k, "pretrained")[1] for k in ("mixed", "cross")],
     output:
         metrics=f"{EVALUATION}/snr_sweep.parquet",
-    params:
-        evaluate=as_json(config["evaluate"]),
-        datasets=lambda wc, input: " ".join(f"{s}={Path(c).parent}" for s, c in zip(SNRS, input.cards)),
-        seed=config["seed"],
+        table=report(
+            f"{EVALUATION}/snr_sweep.csv",
+            caption="../workflow/report/snr_table.rst",
+            category="Tables",
+            labels={"table": "SNR sweep"},
+        ),
     log:
         f"{R}/logs/{VERSION}/snr_sweep.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/snr_sweep.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../environment.yml"
+    params:
+        datasets=snr_datasets(),
+        evaluate=as_json(config["evaluate"]),
+        seed=config["seed"],
     shell:
         "python -m pipeline evaluate --snr-datasets {params.datasets} --models {input.models} "
         "--out {output.metrics} --seed {params.seed} --params {params.evaluate:q} > {log} 2>&1"

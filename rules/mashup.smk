@@ -1,6 +1,6 @@
 rule join:
     input:
-        windows=vocal_windows,
+        windows=vocal_tables("windows.parquet"),
         segments=accompaniment_tables("segments.parquet"),
         tracks=accompaniment_tables("tracks.parquet"),
         vocals=f"{MANIFESTS}/vocals.parquet",
@@ -10,18 +10,19 @@ rule join:
         pairs=f"{DATASET}/pairs.parquet",
         unmatched=f"{DATASET}/unmatched.parquet",
         coverage=f"{DATASET}/coverage.parquet",
-    params:
-        dataset=lambda wc, output: str(Path(output.pairs).parent),
-        mashup=as_json(config["mashup"]),
-        seed=config["seed"],
+        usage=f"{DATASET}/usage.parquet",
     log:
         f"{R}/logs/{VERSION}/join.log",
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        mashup=as_json(config["mashup"]),
+        seed=config["seed"],
     shell:
         "python -m pipeline join --windows {input.windows} --segments {input.segments} "
         "--tracks {input.tracks} --vocals {input.vocals} --accompaniments {input.accompaniments} "
@@ -29,96 +30,94 @@ rule join:
         "--params {params.mashup:q} > {log} 2>&1"
 
 
+# The mix job reads the analysis tables of the current shard count only (--tracks, --audio).
 rule mix:
     input:
-        unpack(mix_inputs),
+        pairs=f"{DATASET}/pairs.parquet",
+        vocals=f"{MANIFESTS}/vocals.parquet",
+        tracks=accompaniment_tables("tracks.parquet"),
+        audio=accompaniment_tables("audio.npy"),
     output:
         mono=f"{DATASET}/mono-{{shard}}.npy",
         mix=f"{DATASET}/mix-{{shard}}.npy",
         index=f"{DATASET}/index-{{shard}}.parquet",
-    params:
-        dataset=lambda wc, output: str(Path(output.mono).parent),
-        mashup=as_json(config["mashup"]),
-        features=as_json(config["features"]),
-        analysis=ANALYSIS,
+        skipped=f"{DATASET}/skipped-{{shard}}.parquet",
     log:
         f"{R}/logs/{VERSION}/mix/{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/mix/{{shard}}.tsv"
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=120,
-    conda:
-        "../environment.yml"
-    shell:
-        "python -m pipeline mix --pairs {input.pairs} --vocals {input.vocals} "
-        "--analysis {params.analysis}/accompaniments --shard {wildcards.shard} --out {params.dataset} "
-        "--params {params.mashup:q} --features {params.features:q} > {log} 2>&1"
-
-
-rule mix_snr:
-    input:
-        unpack(mix_inputs),
-    output:
-        mono=f"{DATASET}/snr/{{snr}}/mono-{{shard}}.npy",
-        mix=f"{DATASET}/snr/{{snr}}/mix-{{shard}}.npy",
-        index=f"{DATASET}/snr/{{snr}}/index-{{shard}}.parquet",
     params:
+        dataset=folder(DATASET),
+        only="",
         mashup=as_json(config["mashup"]),
         features=as_json(config["features"]),
-        analysis=ANALYSIS,
-        out=lambda wc: f"{DATASET}/snr/{wc.snr}",
+    shell:
+        "python -m pipeline mix --pairs {input.pairs} --vocals {input.vocals} "
+        "--tracks {input.tracks} --audio {input.audio} --shard {wildcards.shard} "
+        "--out {params.dataset} {params.only} --params {params.mashup:q} "
+        "--features {params.features:q} > {log} 2>&1"
+
+
+# The SNR sweep: the test singers' pairs mixed again at each ratio.
+use rule mix as mix_snr with:
+    output:
+        mono=f"{SNR_DATASET}/mono-{{shard}}.npy",
+        mix=f"{SNR_DATASET}/mix-{{shard}}.npy",
+        index=f"{SNR_DATASET}/index-{{shard}}.parquet",
+        skipped=f"{SNR_DATASET}/skipped-{{shard}}.parquet",
     log:
         f"{R}/logs/{VERSION}/mix_snr/{{snr}}/{{shard}}.log",
-    threads: 1
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/mix_snr/{{snr}}/{{shard}}.tsv"
     resources:
         mem_mb=3000,
         runtime=60,
-    conda:
-        "../environment.yml"
-    shell:
-        "python -m pipeline mix --pairs {input.pairs} --vocals {input.vocals} "
-        "--analysis {params.analysis}/accompaniments --shard {wildcards.shard} --out {params.out} "
-        "--params {params.mashup:q} --features {params.features:q} "
-        "--subsets test_model test_query --snr-db {wildcards.snr} > {log} 2>&1"
+    params:
+        dataset=folder(SNR_DATASET),
+        only=lambda wc: f"--subsets {' '.join(TEST_SUBSETS)} --snr-db {wc.snr}",
+        mashup=as_json(config["mashup"]),
+        features=as_json(config["features"]),
 
 
 rule card:
     input:
-        dataset_shard_indices(DATASET),
+        shards=dataset_shards(DATASET),
+        coverage=f"{DATASET}/coverage.parquet",
     output:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
-    params:
-        dataset=lambda wc, output: str(Path(output.card).parent),
-        config=lambda wc: as_json({k: config[k] for k in DATA_SECTIONS if k in config}),
     log:
         f"{R}/logs/{VERSION}/card.log",
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        config=as_json({k: config[k] for k in DATA_SECTIONS if k in config}),
     shell:
         "python -m pipeline card {params.dataset} --params {params.config:q} > {log} 2>&1"
 
 
-rule card_snr:
+use rule card as card_snr with:
     input:
-        lambda wc: dataset_shard_indices(f"{DATASET}/snr/{wc.snr}")(wc),
+        shards=dataset_shards(SNR_DATASET),
     output:
-        card=f"{DATASET}/snr/{{snr}}/card.json",
-        index=f"{DATASET}/snr/{{snr}}/index.parquet",
-    params:
-        config=lambda wc: as_json({k: config[k] for k in DATA_SECTIONS if k in config}),
-        out=lambda wc: f"{DATASET}/snr/{wc.snr}",
+        card=f"{SNR_DATASET}/card.json",
+        index=f"{SNR_DATASET}/index.parquet",
     log:
         f"{R}/logs/{VERSION}/card_snr/{{snr}}.log",
-    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../environment.yml"
-    shell:
-        "python -m pipeline card {params.out} --params {params.config:q} > {log} 2>&1"
+    params:
+        dataset=folder(SNR_DATASET),
+        config=as_json({k: config[k] for k in DATA_SECTIONS if k in config}),

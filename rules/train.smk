@@ -4,51 +4,59 @@ rule pretrain:
         index=f"{DATASET}/index.parquet",
     output:
         model=f"{MODELS}/pretrain-{{domain}}/model.pt",
+        info=f"{MODELS}/pretrain-{{domain}}/model.json",
+        metrics=f"{MODELS}/pretrain-{{domain}}/metrics.json",
         log_table=f"{MODELS}/pretrain-{{domain}}/train_log.csv",
-    params:
-        dataset=lambda wc, input: str(Path(input.card).parent),
-        train=as_json(config["train"]),
-        seed=config["seed"],
-        out=lambda wc: f"{MODELS}/pretrain-{wc.domain}",
     log:
         f"{R}/logs/{VERSION}/pretrain-{{domain}}.log",
-    threads: 1
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/pretrain-{{domain}}.tsv"
+    conda:
+        "../environment.yml"
+    threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=600,
         gpu=1,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        out=folder(f"{MODELS}/pretrain-{{domain}}"),
+        train=as_json(config["train"]),
+        seed=config["seed"],
     shell:
         "python -m pipeline pretrain --dataset {params.dataset} --domain {wildcards.domain} "
-        "--out {params.out} --seed {params.seed} --params {params.train:q} > {log} 2>&1"
+        "--out {params.out} --seed {params.seed} --threads {threads} "
+        "--params {params.train:q} > {log} 2>&1"
 
 
 rule train:
     input:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
-        init=pretrained_inputs,
+        init=classifier_files,
     output:
         model=f"{MODELS}/{{kind}}-{{init}}/model.pt",
+        info=f"{MODELS}/{{kind}}-{{init}}/model.json",
+        metrics=f"{MODELS}/{{kind}}-{{init}}/metrics.json",
         log_table=f"{MODELS}/{{kind}}-{{init}}/train_log.csv",
-    params:
-        dataset=lambda wc, input: str(Path(input.card).parent),
-        train=as_json(config["train"]),
-        seed=config["seed"],
-        out=lambda wc: f"{MODELS}/{wc.kind}-{wc.init}",
-        init=lambda wc, input: " ".join(
-            f"--init-{Path(p).parent.name.split('-')[1]} {Path(p).parent}" for p in input.init
-        ),
     log:
         f"{R}/logs/{VERSION}/train-{{kind}}-{{init}}.log",
-    threads: 1
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/train-{{kind}}-{{init}}.tsv"
+    conda:
+        "../environment.yml"
+    threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=1440,
         gpu=1,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=folder(DATASET),
+        out=folder(f"{MODELS}/{{kind}}-{{init}}"),
+        init=init_flag,
+        train=as_json(config["train"]),
+        seed=config["seed"],
     shell:
-        "python -m pipeline train --dataset {params.dataset} --kind {wildcards.kind} {params.init} "
-        "--out {params.out} --seed {params.seed} --params {params.train:q} > {log} 2>&1"
+        "python -m pipeline train --dataset {params.dataset} --kind {wildcards.kind} "
+        "{params.init} --out {params.out} --seed {params.seed} --threads {threads} "
+        "--params {params.train:q} > {log} 2>&1"

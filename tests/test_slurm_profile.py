@@ -22,18 +22,33 @@ FAST_POLLING = ["--latency-wait", "1", "--slurm-init-seconds-before-status-check
 
 
 def rule_declarations() -> dict[str, dict]:
-    """``{rule: {threads, mem_mb, runtime, gpu}}`` read from the text of rules/*.smk."""
-    rules = {}
+    """``{rule: {threads, mem_mb, runtime, gpu}}`` read from the text of rules/*.smk.
+
+    ``use rule A as B with:`` inherits A's declarations; ``threads: TRAIN_THREADS`` is the
+    test config's ``train.threads`` (at least 1), as rules/common.smk computes it.
+    """
+    import yaml
+
+    train_threads = max(1, yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+                        ["train"].get("threads", 0))
+    rules, uses = {}, []
     for smk in sorted((ROOT / "rules").glob("*.smk")):
-        blocks = re.split(r"^(?:rule|checkpoint) (\w+):\n", smk.read_text(), flags=re.M)
-        for name, body in zip(blocks[1::2], blocks[2::2]):
-            decl = {"threads": 1}
-            if m := re.search(r"^    threads: (\d+)", body, flags=re.M):
-                decl["threads"] = int(m.group(1))
+        blocks = re.split(r"^(?:(?:rule|checkpoint) (\w+)|use rule (\w+) as (\w+) with):\n",
+                          smk.read_text(), flags=re.M)
+        for name, base, alias, body in zip(blocks[1::4], blocks[2::4], blocks[3::4],
+                                           blocks[4::4]):
+            decl = {}
+            if m := re.search(r"^    threads: (\d+|TRAIN_THREADS)$", body, flags=re.M):
+                decl["threads"] = train_threads if m.group(1) == "TRAIN_THREADS" else int(m.group(1))
             for key in ("mem_mb", "runtime", "gpu"):
                 if m := re.search(rf"^        {key}=(\d+),", body, flags=re.M):
                     decl[key] = int(m.group(1))
-            rules[name] = decl
+            if name:
+                rules[name] = {"threads": 1, **decl}
+            else:
+                uses.append((base, alias, decl))
+    for base, alias, decl in uses:
+        rules[alias] = {**rules[base], **decl}
     return rules
 
 
