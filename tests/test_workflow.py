@@ -146,3 +146,22 @@ def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run, tmp_path):
                           "analyze_accompaniments"}, planned
     new_versions = set(re.findall(r"datasets/([0-9a-f]{10})/", proc.stdout)) - {dataset.name}
     assert len(new_versions) == 1  # written beside the old version, which stays
+
+
+def test_snakemake_report_holds_every_figure_and_table(run):
+    """`snakemake --report` from this run: every figure and table, with its caption."""
+    import zipfile
+
+    workdir, results, _, evaluation = run
+    out = workdir / "report.zip"
+    snakemake(workdir, "all", extra=["--report", str(out)])
+    names = zipfile.ZipFile(out).namelist()
+    expected = [*(p.name for p in sorted((evaluation / "figures").glob("*.png"))),
+                "report.html", "metrics.csv", "baseline.csv", "snr_sweep.csv", "accounting.csv"]
+    assert len(expected) == 10  # five figures, the HTML report and four tables
+    for name in expected:
+        assert any(n.endswith(name) for n in names), (name, names)
+    tsv = list((results / "benchmarks").rglob("*.tsv"))
+    found = {p.stem for p in tsv} | {p.parent.name for p in tsv}
+    assert {"analyze_vocals", "analyze_accompaniments", "mix", "pretrain-mono",
+            "train-cross-scratch", "evaluate", "baseline"} <= found, found
