@@ -104,7 +104,8 @@ rule card:
         dataset=folder(DATASET),
         config=as_json({k: config[k] for k in DATA_SECTIONS if k in config}),
     shell:
-        "python -m pipeline card {params.dataset} --params {params.config:q} > {log} 2>&1"
+        "python -m pipeline card {params.dataset} --shards {input.shards} "
+        "--params {params.config:q} > {log} 2>&1"
 
 
 use rule card as card_snr with:

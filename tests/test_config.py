@@ -61,3 +61,10 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0
     assert "'seed'" in proc.stdout + proc.stderr
+
+
+def test_speed_only_keys_do_not_change_the_version():
+    base = {"seed": 1, "features": {"compression": "log1p10", "amin": 1e-5, "batch_size": 8}}
+    faster = {"seed": 1, "features": {"compression": "log1p10", "amin": 1e-5, "batch_size": 64}}
+    other = {"seed": 1, "features": {"compression": "db", "amin": 1e-5, "batch_size": 8}}
+    assert dataset_version(base) == dataset_version(faster) != dataset_version(other)

@@ -90,3 +90,17 @@ def test_write_shard_rejects_misaligned(tmp_path):
     with pytest.raises(PipelineError, match="shape"):
         write_shard(tmp_path, 0, mono=np.zeros((2, 129, 128)), mix=np.zeros((3, 129, 128)),
                     index=index_frame(index_rows(0, 2, "train")))
+
+
+def test_card_of_the_given_shards_ignores_a_stale_larger_shard_count(tmp_path, rng):
+    """A folder that held 3 shards and is regenerated with 2: shard 2 is stale."""
+    for k in range(3):
+        mono = rng.normal(1.0, 0.5, (2, 129, 128)).astype(np.float16)
+        write_shard(tmp_path, k, mono=mono, mix=mono, index=index_frame(index_rows(k, 2, "train")))
+    everything = build_card(tmp_path, params={"seed": 1}, mel={})
+    assert everything["counts"]["all"]["segments"] == 6  # what a folder glob sees
+    card = build_card(tmp_path, params={"seed": 1}, mel={}, shards=[0, 1])
+    assert card["counts"]["all"]["segments"] == 4 and len(card["shards"]) == 6
+    index = pd.read_parquet(tmp_path / "index.parquet")
+    assert sorted(index["shard"].unique()) == [0, 1]
+    assert any("mono-000002.npy: not listed" in p for p in verify(tmp_path))

@@ -86,9 +86,19 @@ def check_paths(config: dict) -> None:
                         raise ConfigError(f"config key 'sources.vocals.{key}': file not found: {p}")
 
 
+# Keys of data sections that only change speed: the shard bytes do not depend on them
+# (tests/test_determinism.py), so neither does the version.
+SPEED_KEYS = {"features": ("batch_size",)}
+
+
 def data_params(config: dict) -> dict:
-    """The data-changing sections of a validated ``config`` (``DATA_SECTIONS``), absent as None."""
-    return {k: config.get(k) for k in DATA_SECTIONS}
+    """The data-changing parameters of a validated ``config``: its ``DATA_SECTIONS`` (absent
+    ones as None) without the ``SPEED_KEYS``."""
+    out = {k: config.get(k) for k in DATA_SECTIONS}
+    for section, keys in SPEED_KEYS.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k not in keys}
+    return out
 
 
 def dataset_version(config: dict) -> str:

@@ -75,14 +75,17 @@ def library_versions() -> dict:
     return out
 
 
-def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict | None = None) -> dict:
+def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict | None = None,
+               shards=None) -> dict:
     """Aggregate the shard indices into ``index.parquet`` and write ``card.json``; return it.
 
     ``params`` are the data-changing config sections as given (their hash is the version);
-    ``effective_params`` the stage dataclasses with every default filled in.
+    ``effective_params`` the stage dataclasses with every default filled in; ``shards`` the
+    shard numbers of this version (None: every shard file in the folder).
     """
     out = Path(dataset_dir)
-    index = gather_index(out)
+    wanted = None if shards is None else set(shards)
+    index = gather_index(out, shards)
     write_parquet(out / "index.parquet", index)
     coverage = (pd.read_parquet(out / "coverage.parquet").to_dict("records")
                 if (out / "coverage.parquet").exists() else None)
@@ -90,6 +93,8 @@ def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict |
     shards = []
     for p in shard_files(out):
         k = int(SHARD_PATTERN.match(p.name).group(2))
+        if wanted is not None and k not in wanted:
+            continue
         shards.append({"file": p.name, "sha256": sha256_file(p), "rows": int(per_shard.get(k, 0))})
     card = {"version": dataset_version(params), "params": params,
             "effective_params": effective_params or {}, "counts": counts(index),

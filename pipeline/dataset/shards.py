@@ -30,7 +30,7 @@ from ..core.segment import N_MELS, SEGMENT_FRAMES
 from ..core.tables import DATASET_INDEX
 
 __all__ = ["SHARD_PATTERN", "gather_index", "index_frame", "shard_files", "shard_name",
-           "write_shard"]
+           "shard_numbers", "write_shard"]
 
 SHARD_PATTERN = re.compile(r"^(mono|mix|index)-(\d{6})\.(npy|parquet)$")
 
@@ -79,9 +79,30 @@ def shard_files(dataset_dir) -> list[Path]:
     return sorted(p for p in Path(dataset_dir).iterdir() if SHARD_PATTERN.match(p.name))
 
 
-def gather_index(dataset_dir) -> pd.DataFrame:
-    """All ``index-*.parquet`` rows ordered by (shard, row)."""
-    files = [p for p in shard_files(dataset_dir) if p.name.startswith("index-")]
+def shard_numbers(paths) -> list[int]:
+    """The shard numbers ``k`` named by shard files (``mono-000003.npy`` -> 3), sorted, unique."""
+    ks = set()
+    for p in paths:
+        m = SHARD_PATTERN.match(Path(p).name)
+        if m is None:
+            raise PipelineError(f"{p}: not a shard file name (mono|mix|index-NNNNNN)")
+        ks.add(int(m.group(2)))
+    return sorted(ks)
+
+
+def gather_index(dataset_dir, shards=None) -> pd.DataFrame:
+    """The ``index-*.parquet`` rows of shards ``shards`` (None: every one present), by (shard, row).
+
+    Passing the shard numbers of the current run keeps stale shards of an earlier, larger
+    shard count out of the aggregate.
+    """
+    if shards is None:
+        files = [p for p in shard_files(dataset_dir) if p.name.startswith("index-")]
+    else:
+        files = [Path(dataset_dir) / shard_name("index", k) for k in shards]
+        missing = [str(p) for p in files if not p.exists()]
+        if missing:
+            raise PipelineError(f"index shard(s) not found: {missing}")
     if not files:
         raise PipelineError(f"{dataset_dir}: no index-*.parquet shard files")
     frames = [pd.read_parquet(p) for p in files]
