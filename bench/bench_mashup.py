@@ -33,6 +33,7 @@ import scipy.fft  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES  # noqa: E402
+from pipeline.core.signal import frame_rms  # noqa: E402
 from pipeline.dataset.features import FeatureParams, log_mel  # noqa: E402
 from pipeline.mashup.mixing import mix_pair  # noqa: E402
 
@@ -46,15 +47,38 @@ def _median_time(fn, repeats):
     return float(np.median(times))
 
 
-def _dense_log_mel(x):
-    """The straightforward log-mel (dense mel product), for the ratio to the banded one."""
-    from pipeline.core.segment import HOP_LENGTH, N_FFT
-    from pipeline.dataset.features import _window, mel_basis
+def _float32_blas_log_mel(x, batch=8):
+    """The previous log-mel: float32 FFT and a float32 BLAS mel product, in batches.
 
-    padded = np.pad(x, ((0, 0), (N_FFT // 2, N_FFT // 2)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
-    mag = np.abs(scipy.fft.rfft(frames * _window(), axis=-1, workers=1))
-    return np.log10(1 + 10 * (mag @ mel_basis()))
+    Its bytes change with the batch size and the BLAS kernel (tests/test_determinism.py);
+    kept here only for the cost ratio of the machine-independent float64 path."""
+    import librosa
+
+    from pipeline.core.segment import HOP_LENGTH, N_FFT, N_MELS
+
+    basis = np.ascontiguousarray(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT,
+                                                     n_mels=N_MELS).T, dtype=np.float32)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    out = []
+    for i in range(0, len(x), batch):
+        padded = np.pad(x[i:i + batch], ((0, 0), (N_FFT // 2, N_FFT // 2)))
+        frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
+        mag = np.abs(scipy.fft.rfft(frames * window, axis=-1, workers=1))
+        out.append(np.log10(1 + 10 * (mag @ basis), dtype=np.float32))
+    return np.concatenate(out).astype(np.float16)
+
+
+def _float32_frame_rms(y):
+    """The previous mixing frame RMS (float32 block energies, BLAS-like einsum)."""
+    from pipeline.core.segment import HOP_LENGTH, N_FFT
+
+    y = np.asarray(y, dtype=np.float32)
+    n_full = len(y) // HOP_LENGTH
+    blocks = y[:n_full * HOP_LENGTH].reshape(n_full, HOP_LENGTH)
+    tail = y[n_full * HOP_LENGTH:]
+    energy = np.concatenate([[0.0], np.einsum("ij,ij->i", blocks, blocks).astype(np.float64),
+                             [float(np.dot(tail, tail))]])
+    return np.sqrt((energy[:-1] + energy[1:]) / N_FFT)
 
 
 def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
@@ -77,8 +101,13 @@ def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
 
     rows = {}
     for name, fn in (("mix (balance+level)", mix_only),
-                     ("log-mel x1, dense mel product", lambda: _dense_log_mel(vocals)),
-                     ("log-mel x1 (banded, as shipped)", lambda: log_mel(vocals, params=params)),
+                     ("frame RMS x3, float64 cumsum", lambda: [frame_rms(v) for v in
+                                                              np.concatenate([vocals, acc, mixes])]),
+                     ("frame RMS x3, float32 (previous)", lambda: [
+                         _float32_frame_rms(v) for v in np.concatenate([vocals, acc, mixes])]),
+                     ("log-mel x1, float32 BLAS (previous)", lambda: _float32_blas_log_mel(vocals)),
+                     ("log-mel x1 (float64, as shipped)",
+                      lambda: log_mel(vocals, params=params, dtype=np.float16)),
                      ("log-mel x2 (mono+mix)", lambda: (log_mel(vocals, params=params),
                                                         log_mel(mixes, params=params))),
                      ("whole pair (mix + 2 log-mels)", whole)):
@@ -86,8 +115,10 @@ def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
         rows[name] = (n / t, seconds / t)
     for name, (per_s, xrt) in rows.items():
         print(f"  {name:34s} {per_s:8.0f} pairs/s/core  {xrt:8.0f} x realtime")
-    dense, banded = rows["log-mel x1, dense mel product"][0], rows["log-mel x1 (banded, as shipped)"][0]
-    print(f"  banded / dense log-mel speed: {banded / dense:.2f}x (dense: one batch of {n})")
+    old, new = rows["log-mel x1, float32 BLAS (previous)"][0], rows["log-mel x1 (float64, as shipped)"][0]
+    print(f"  machine-independent / previous log-mel speed: {new / old:.2f}x")
+    old, new = rows["frame RMS x3, float32 (previous)"][0], rows["frame RMS x3, float64 cumsum"][0]
+    print(f"  machine-independent / previous frame RMS speed: {new / old:.2f}x")
     for size in (8, 64):
         t = _median_time(lambda: log_mel(vocals, params=FeatureParams(batch_size=size)), repeats)
         print(f"  log-mel x1, batches of {size:3d}        {n / t:8.0f} pairs/s/core  "

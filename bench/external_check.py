@@ -35,9 +35,10 @@ from pipeline.analysis.scoring import (  # noqa: E402
 )
 from pipeline.analysis.stage import analyze_accompaniment, analyze_vocal  # noqa: E402
 from pipeline.analysis.tempo import TempoParams  # noqa: E402
-from pipeline.analysis.voicing import SvdParams, frame_rms, rms_threshold, voiced_frames  # noqa: E402
+from pipeline.analysis.voicing import SvdParams, rms_threshold, voiced_frames  # noqa: E402
 from pipeline.core import audio  # noqa: E402
 from pipeline.core.music import KEY_NAMES, is_minor, scale_pitch_classes, tonic  # noqa: E402
+from pipeline.core.signal import frame_rms  # noqa: E402
 from pipeline.mashup.mix import MashupParams  # noqa: E402
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")

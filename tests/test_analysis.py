@@ -201,7 +201,8 @@ def corpus_accompaniments(small_corpus):
 
 def test_svd_frame_f1_on_demo_truth(corpus_vocals):
     from pipeline.analysis.scoring import frame_f1, intervals_to_frames
-    from pipeline.analysis.voicing import SvdParams, frame_rms, rms_threshold, voiced_frames
+    from pipeline.analysis.voicing import SvdParams, rms_threshold, voiced_frames
+    from pipeline.core.signal import frame_rms
 
     truth, ys = corpus_vocals
     f1 = []

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["pipeline.core.music", "pipeline.core.segment", "pipeline.core.random",
+MODULES = ["pipeline.core.music", "pipeline.core.segment", "pipeline.core.random", "pipeline.core.signal",
            "pipeline.core.hashing", "pipeline.core.vectors", "pipeline.core.vocabulary",
            "pipeline.analysis.key_profiles", "pipeline.dataset.reader"]
 

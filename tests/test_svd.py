@@ -7,7 +7,6 @@ from pipeline.analysis.voicing import (
     SvdParams,
     candidate_starts,
     detect_voiced_windows,
-    frame_rms,
     rms_threshold,
     spread_evenly,
     voiced_frames,
@@ -16,6 +15,7 @@ from pipeline.analysis.voicing import (
 from pipeline.core.errors import ConfigError
 from pipeline.core.segment import HOP_LENGTH, SEGMENT_SAMPLES
 from pipeline.core.segment import SAMPLE_RATE as SR
+from pipeline.core.signal import frame_rms
 
 
 def test_frame_rms_matches_librosa(rng):

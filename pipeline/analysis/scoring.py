@@ -105,10 +105,11 @@ def score_vocal(truth_row, y: np.ndarray, *, svd=None, key=None, tempo=None) -> 
     """
     from ..core.errors import AudioError
     from ..core.music import key_index
+    from ..core.signal import frame_rms
     from .key_params import KeyParams
     from .stage import analyze_vocal
     from .tempo import TempoParams
-    from .voicing import SvdParams, frame_rms, rms_threshold, voiced_frames
+    from .voicing import SvdParams, rms_threshold, voiced_frames
 
     svd = svd or SvdParams()
     rms = frame_rms(y)

@@ -21,6 +21,7 @@ from ..core import audio
 from ..core.config import params_from
 from ..core.errors import AudioError, ConfigError
 from ..core.segment import SEGMENT_SAMPLES
+from ..core.signal import frame_rms
 from ..core.tables import ACC_SEGMENTS, ACC_TRACKS, SKIPPED, VOCAL_WINDOWS
 from ..sources import load_accompaniment
 from ..sources.cache import AudioCacheBuilder
@@ -29,7 +30,11 @@ from .chroma import PITCH_N_FFT, compute_chroma, spectrogram
 from .key_params import KeyParams
 from .keys import segment_keys, track_key
 from .tempo import TempoParams, track_beats, vocal_tempo
-from .voicing import SvdParams, candidate_starts, detect_voiced_windows, frame_rms
+from .voicing import SvdParams, candidate_starts, detect_voiced_windows
+
+__all__ = ["AccompanimentAnalysis", "PARAM_SECTIONS", "SILENCE_RMS", "STAGE", "VocalAnalysis",
+           "analysis_params", "analyze_accompaniment", "analyze_accompaniment_shard",
+           "analyze_vocal", "analyze_vocal_shard"]
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import dataclasses
 import numpy as np
 
 from ..core.errors import ConfigError
-from ..core.segment import HOP_LENGTH, N_FFT, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.segment import HOP_LENGTH, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.signal import frame_rms
 
 __all__ = ["SvdParams", "THRESHOLD_MODES", "VoicedWindows", "candidate_starts",
            "detect_voiced_windows", "frame_rms", "rms_threshold", "spread_evenly",
@@ -93,28 +94,6 @@ class VoicedWindows:
     rms: np.ndarray
     voiced: np.ndarray
     threshold: float
-
-
-def frame_rms(y: np.ndarray, *, frame_length: int = N_FFT,
-              hop_length: int = HOP_LENGTH) -> np.ndarray:
-    """RMS of centred frames (zero padding), as ``librosa.feature.rms(y=y, center=True)``.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]  mono samples
-    frame_length, hop_length : int  in samples
-
-    Returns
-    -------
-    rms : np.ndarray [shape=(1 + n // hop_length,), float64]
-    """
-    y = np.asarray(y, dtype=np.float64)
-    pad = frame_length // 2
-    # Cumulative sum of squares: each frame's energy is a difference of two entries.
-    csum = np.concatenate([[0.0], np.cumsum(np.square(np.pad(y, pad)))])
-    starts = np.arange(1 + len(y) // hop_length) * hop_length
-    energy = csum[starts + frame_length] - csum[starts]
-    return np.sqrt(np.maximum(energy, 0.0) / frame_length)
 
 
 def rms_threshold(rms: np.ndarray, params: SvdParams) -> float:

@@ -3,11 +3,17 @@
 Everything downstream works on mono float32 at ``segment.SAMPLE_RATE``; ``load_audio`` does
 the decode, the downmix (mean of channels) and the resampling (soxr, "HQ").  Errors are
 ``AudioError`` with a short reason label that the skip tables record.
+
+Decoded samples are the same on every x86-64 machine, because shards must be: AAC is decoded
+by FFmpeg's fixed-point decoder (``aac_fixed``; the float decoder picks SIMD kernels by CPU
+and its output changes with them), and soxr runs its scalar engine (its SIMD engines are
+chosen at run time, by CPU, and round differently).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +22,10 @@ import soxr
 
 from .errors import AudioError
 from .segment import SAMPLE_RATE
+
+# libsoxr reads this when it creates a resampler: one engine, the same rounding, on any CPU.
+os.environ["SOXR_USE_SIMD"] = "0"
+INTEGER_AAC_DECODER = "aac_fixed"
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "PYAV_EXTENSIONS", "SNDFILE_EXTENSIONS", "decode",
            "load_audio", "load_files_sum", "load_stems_sum", "probe_audio", "resample",
@@ -109,23 +119,37 @@ def _decode_pyav(path: Path, stream_index: int) -> tuple[np.ndarray, int]:
                                  f"stream {stream_index} of {len(audio_streams)}")
             stream = audio_streams[stream_index]
             sr = stream.codec_context.sample_rate
-            chunks = []
-            for frame in container.decode(stream):
-                # fltp frames are (channels, samples); packed formats are (1, samples*channels)
-                arr = frame.to_ndarray()
-                if not frame.format.is_planar:
-                    arr = arr.reshape(-1, len(frame.layout.channels)).T
-                chunks.append(arr.astype(np.float32, copy=False))
+            chunks = [_planar(frame) for frame in _frames(container, stream)]
     except AudioError:
         raise
     except Exception as exc:
         raise AudioError(path, "undecodable", _one_line(exc)) from None
     if not chunks:
         raise AudioError(path, "empty audio")
-    y = np.concatenate(chunks, axis=1)
-    if np.issubdtype(chunks[0].dtype, np.integer):
-        y = y / np.iinfo(chunks[0].dtype).max
-    return y.astype(np.float32, copy=False), sr
+    return np.concatenate(chunks, axis=1), sr
+
+
+def _frames(container, stream):
+    """Decoded frames of ``stream``; AAC through the integer decoder (CPU-independent)."""
+    import av
+
+    if stream.codec_context.name != "aac":
+        yield from container.decode(stream)
+        return
+    decoder = av.CodecContext.create(INTEGER_AAC_DECODER, "r")
+    decoder.extradata = stream.codec_context.extradata
+    for packet in container.demux(stream):  # the last packet flushes the decoder
+        yield from decoder.decode(packet)
+
+
+def _planar(frame) -> np.ndarray:
+    """One frame as float32 (channels, samples); integer samples scaled to [-1, 1)."""
+    arr = frame.to_ndarray()
+    if not frame.format.is_planar:  # packed formats are (1, samples * channels)
+        arr = arr.reshape(-1, len(frame.layout.channels)).T
+    if np.issubdtype(arr.dtype, np.integer):
+        return (arr / float(-np.iinfo(arr.dtype).min)).astype(np.float32)
+    return arr.astype(np.float32, copy=False)
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:

@@ -6,9 +6,10 @@ pad_mode="constant"``).  As in the authors' code the mel spectrogram is of the S
 *magnitude* (not power), 128 Slaney-normalised bands from 0 Hz to 11,025 Hz
 (``librosa.filters.mel`` defaults), compressed by ``log10(1 + 10 * mel)`` by default.
 
-The STFT is batched: one strided frame view and one real FFT for a whole batch of segments;
-the mel matrix is applied band group by band group, each group only to the FFT bins its
-triangles cover (an eighth of the dense product's work, same values up to float rounding).
+The STFT is batched (one strided frame view and one real FFT per batch) and everything is
+float64 until the one rounding to the output dtype; the mel sum is a fixed-order gather over
+each band's FFT bins, so the values, and the float16 shard bytes, do not depend on the batch
+size, the thread count, the BLAS kernel or numpy's SIMD level (``mel_magnitude``).
 """
 
 from __future__ import annotations
@@ -75,51 +76,67 @@ def mel_settings(params: FeatureParams) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def mel_basis() -> np.ndarray:
-    """Mel matrix transposed for right-multiplication: float32 (N_FFT // 2 + 1, N_MELS)."""
+    """Mel matrix transposed for right-multiplication: float64 (N_FFT // 2 + 1, N_MELS)."""
     import librosa
 
-    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
-    return np.ascontiguousarray(mel.T, dtype=np.float32)
+    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, dtype=np.float64)
+    return np.ascontiguousarray(mel.T)
 
 
 MEL_GROUP = 16  # bands per block of the banded mel product
 
 
 @functools.lru_cache(maxsize=1)
-def mel_blocks() -> tuple[tuple[int, int, int, int, np.ndarray], ...]:
-    """The mel matrix as blocks (first band, end band, first bin, end bin, weights) covering
-    every nonzero weight, ``MEL_GROUP`` bands each."""
+def mel_blocks() -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
+    """The mel matrix as gather blocks of ``MEL_GROUP`` bands.
+
+    Each block is (first band, end band, bins, weights): ``bins`` and ``weights`` have shape
+    (support, bands); row ``j`` holds, for every band of the block, the ``j``-th FFT bin of
+    its triangle and that bin's weight (0 past the triangle's end).
+    """
     basis = mel_basis()
-    nonzero = basis != 0
     blocks = []
     for b0 in range(0, N_MELS, MEL_GROUP):
         b1 = min(b0 + MEL_GROUP, N_MELS)
-        rows = np.flatnonzero(nonzero[:, b0:b1].any(axis=1))
-        lo, hi = int(rows[0]), int(rows[-1]) + 1
-        blocks.append((b0, b1, lo, hi, np.ascontiguousarray(basis[lo:hi, b0:b1])))
+        support = [np.flatnonzero(basis[:, b]) for b in range(b0, b1)]
+        width = max(len(s) for s in support)
+        bins = np.zeros((width, b1 - b0), dtype=np.intp)
+        weights = np.zeros((width, b1 - b0))
+        for i, s in enumerate(support):
+            bins[:len(s), i] = s
+            bins[len(s):, i] = s[-1]
+            weights[:len(s), i] = basis[s, b0 + i]
+        blocks.append((b0, b1, bins, weights))
     return tuple(blocks)
 
 
 @functools.lru_cache(maxsize=1)
 def _window() -> np.ndarray:
     n = np.arange(N_FFT)
-    return (0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)).astype(np.float32)  # periodic Hann
+    return 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann, float64
 
 
 def mel_magnitude(segments: np.ndarray) -> np.ndarray:
-    """Magnitude mel spectrogram of a batch of segments.
+    """Magnitude mel spectrogram of a batch of segments, in float64.
+
+    The value of every (segment, frame, band) is a fixed sequence of IEEE float64 operations
+    on that segment's samples alone: a float64 FFT (pocketfft, no runtime CPU dispatch), the
+    magnitude as ``sqrt(re**2 + im**2)`` and the mel sum as elementwise multiply-adds over
+    the band's FFT bins in ascending order (no BLAS, whose blocking depends on the batch
+    size and the CPU).  So the result does not depend on the batch size, the thread count,
+    the BLAS kernel or numpy's SIMD level.
 
     Parameters
     ----------
     segments : np.ndarray [shape=(n, n_samples)]
-        Audio at 22,050 Hz; cast to float32.
+        Audio at 22,050 Hz.
 
     Returns
     -------
-    np.ndarray [shape=(n, 1 + n_samples // 512, 128), float32]
+    np.ndarray [shape=(n, 1 + n_samples // 512, 128), float64]
         (segments, frames, bands).
     """
-    x = np.asarray(segments, dtype=np.float32)
+    x = np.asarray(segments, dtype=np.float64)
     if x.ndim != 2:
         raise ParameterError(f"segments must be 2-D (n, samples), got shape {x.shape}")
     pad = N_FFT // 2
@@ -127,40 +144,48 @@ def mel_magnitude(segments: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
     spectrum = scipy.fft.rfft(frames * _window(), axis=-1, workers=1)
     n, t, f = spectrum.shape
-    magnitude = np.abs(spectrum).reshape(n * t, f)
-    mel = np.empty((n * t, N_MELS), dtype=np.float32)
-    for b0, b1, lo, hi, weights in mel_blocks():
-        np.matmul(magnitude[:, lo:hi], weights, out=mel[:, b0:b1])
+    spectrum = spectrum.reshape(n * t, f)
+    magnitude = np.sqrt(np.square(spectrum.real) + np.square(spectrum.imag))  # (n*t, f)
+    mel = np.empty((n * t, N_MELS))
+    for b0, b1, bins, weights in mel_blocks():
+        acc = magnitude[:, bins[0]] * weights[0]  # (n*t, bands)
+        for j in range(1, len(bins)):
+            acc += magnitude[:, bins[j]] * weights[j]
+        mel[:, b0:b1] = acc
     return mel.reshape(n, t, N_MELS)
 
 
 def compress(mel: np.ndarray, *, params: FeatureParams) -> np.ndarray:
-    """Apply the configured compression to a magnitude mel spectrogram (float32)."""
+    """Apply the configured compression to a magnitude mel spectrogram (float64)."""
+    mel = np.asarray(mel, dtype=np.float64)
     if params.compression == "log1p10":
-        return np.log10(1 + 10 * mel, dtype=np.float32)
+        return np.log10(1 + 10 * mel)
     if params.compression == "db":
-        return (20 * np.log10(np.maximum(mel, np.float32(params.amin)))).astype(np.float32)
-    return mel.astype(np.float32, copy=False)
+        return 20 * np.log10(np.maximum(mel, params.amin))
+    return mel
 
 
-def log_mel(segments: np.ndarray, *, params: FeatureParams = FeatureParams()) -> np.ndarray:
-    """Log-mel features of a batch of segments.
+def log_mel(segments: np.ndarray, *, params: FeatureParams = FeatureParams(),
+            dtype=np.float32) -> np.ndarray:
+    """Log-mel features of a batch of segments, computed in float64 and rounded once.
 
     Parameters
     ----------
     segments : np.ndarray [shape=(n, SEGMENT_SAMPLES)]
         Mono audio at 22,050 Hz.
     params : FeatureParams
+    dtype : numpy float dtype
+        Of the result: float16 for shards (one rounding from float64), float32 otherwise.
 
     Returns
     -------
-    np.ndarray [shape=(n, 129, 128), float32]
+    np.ndarray [shape=(n, 129, 128)]
         (segments, frames, bands).
     """
     x = np.asarray(segments)
     if x.ndim != 2 or x.shape[1] != SEGMENT_SAMPLES:
         raise ParameterError(f"segments must have shape (n, {SEGMENT_SAMPLES}), got {x.shape}")
-    out = np.empty((len(x), SEGMENT_FRAMES, N_MELS), dtype=np.float32)
+    out = np.empty((len(x), SEGMENT_FRAMES, N_MELS), dtype=dtype)
     step = int(params.batch_size)
     for i in range(0, len(x), step):
         out[i:i + step] = compress(mel_magnitude(x[i:i + step]), params=params)

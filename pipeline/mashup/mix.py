@@ -5,7 +5,7 @@ source file's path relative to its corpus root and sha256), ``unmatched.parquet`
 ``coverage.parquet`` and ``usage.parquet``.  ``mix_shard`` turns the pairs of vocal shard
 k into ``mono``/``mix``/``index`` shard k, decoding each performance once and reading
 accompaniments from the analysis stage's memory-mapped audio cache
-(``pipeline.sources.cache``, re-exported here).  ``regenerate``
+(``pipeline.sources.cache``).  ``regenerate``
 rebuilds a dataset from a recipe and one's own copies of the corpora.
 """
 
@@ -26,14 +26,13 @@ from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, write_shard
-from ..sources.cache import CachedAccompaniments, rebuild_accompaniment_cache
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CachedAccompaniments", "MashupParams", "attach_sources", "mix_pairs", "mix_shard",
-           "rebuild_accompaniment_cache", "run_join", "vocal_paths_from_recipe"]
+__all__ = ["MashupParams", "attach_sources", "mix_pairs", "mix_shard", "run_join",
+           "vocal_paths_from_recipe"]
 
 
 
@@ -202,10 +201,11 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
 
     def flush():
         if batch_i:
-            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), params=features)
+            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), params=features,
+                                 dtype=np.float16)
             for mel, (_, at) in zip(vocal_mels, batch_v.values()):
                 mono[at] = mel  # one mel per vocal window, copied to each of its mixes
-            mix[batch_i] = log_mel(np.stack(batch_m), params=features)
+            mix[batch_i] = log_mel(np.stack(batch_m), params=features, dtype=np.float16)
             batch_v.clear(), batch_m.clear(), batch_i.clear()
 
     order = pairs.groupby("perf_id", sort=True).indices

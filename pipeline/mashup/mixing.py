@@ -22,10 +22,9 @@ import dataclasses
 import numpy as np
 
 from ..core.errors import ParameterError, PipelineError
-from ..core.segment import HOP_LENGTH, N_FFT
+from ..core.signal import frame_rms
 
-__all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "frame_rms",
-           "mix_pair"]
+__all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "mix_pair"]
 
 
 class SilentSegmentError(PipelineError):
@@ -41,32 +40,6 @@ class MixResult:
     vocal_gain: float
     acc_gain: float
     snr_db: float
-
-
-def frame_rms(y: np.ndarray) -> np.ndarray:
-    """Frame RMS, frames of ``N_FFT`` samples every ``HOP_LENGTH``, centred (zero padded).
-
-    Computed from the energies of hop-sized blocks (a frame is two consecutive blocks, the
-    first and last frames one block and the zero padding), so the cost is one pass over the
-    signal.  Block energies are float32 sums of 512 squares (relative error ~1e-7).
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-
-    Returns
-    -------
-    np.ndarray [shape=(1 + n // HOP_LENGTH,), float64]
-    """
-    if N_FFT != 2 * HOP_LENGTH:
-        raise ParameterError("frame_rms assumes N_FFT == 2 * HOP_LENGTH")
-    y = np.asarray(y, dtype=np.float32)
-    n_full = len(y) // HOP_LENGTH
-    blocks = y[:n_full * HOP_LENGTH].reshape(n_full, HOP_LENGTH)
-    tail = y[n_full * HOP_LENGTH:]
-    energy = np.concatenate([[0.0], np.einsum("ij,ij->i", blocks, blocks).astype(np.float64),
-                             [float(np.dot(tail, tail))]])
-    return np.sqrt((energy[:-1] + energy[1:]) / N_FFT)
 
 
 def active_frames(y: np.ndarray, *, threshold: float) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["COLUMNS", "account", "summary"]
+
 COLUMNS = ["corpus", "id", "path", "status", "stage", "reason", "detail", "segments"]
 
 

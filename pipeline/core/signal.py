@@ -1,0 +1,76 @@
+"""Frame-level signal measures shared by voicing detection and mixing.
+
+>>> import numpy as np
+>>> pairwise_row_sums(np.array([[1.0, 2.0, 3.0]])).tolist()  # (1 + 3) + (2 + 0)
+[6.0]
+
+>>> import numpy as np
+>>> frame_rms(np.ones(2048), frame_length=1024, hop_length=512).round(3).tolist()
+[0.707, 1.0, 1.0, 1.0, 0.707]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .segment import HOP_LENGTH, N_FFT
+
+__all__ = ["frame_rms", "pairwise_row_sums"]
+
+
+def pairwise_row_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of each row of ``x`` by a fixed binary tree of elementwise float64 additions.
+
+    Every addition is one correctly rounded IEEE operation in the same order on every
+    machine, unlike ``np.sum`` (SIMD-dispatched accumulation) or BLAS (blocking by CPU).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, m)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    width = 1 << max(int(x.shape[1]) - 1, 0).bit_length()
+    if width != x.shape[1]:  # zeros added to a sum leave it unchanged
+        x = np.pad(x, ((0, 0), (0, width - x.shape[1])))
+    while x.shape[1] > 1:
+        half = x.shape[1] // 2
+        x = x[:, :half] + x[:, half:]
+    return x[:, 0]
+
+
+def frame_rms(y: np.ndarray, *, frame_length: int = N_FFT,
+              hop_length: int = HOP_LENGTH) -> np.ndarray:
+    """RMS of centred frames (zero padding), as ``librosa.feature.rms(y=y, center=True)``.
+
+    Squares are exact in float64 for float32 input; frame energies are sums in a fixed order
+    (``pairwise_row_sums`` over hop-sized blocks when ``frame_length == 2 * hop_length``,
+    else a sequential cumulative sum), so the voicing decisions and the mix gains that use
+    them are the same on every machine.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples
+    frame_length, hop_length : int  in samples
+
+    Returns
+    -------
+    rms : np.ndarray [shape=(1 + n // hop_length,), float64]
+    """
+    y = np.asarray(y, dtype=np.float64)
+    pad = frame_length // 2
+    padded = np.pad(y, pad)
+    n_frames = 1 + len(y) // hop_length
+    if frame_length == 2 * hop_length:
+        # frame i = blocks i and i + 1 of the padded signal
+        blocks = padded[:(n_frames + 1) * hop_length].reshape(n_frames + 1, hop_length)
+        block_energy = pairwise_row_sums(np.square(blocks))
+        energy = block_energy[:-1] + block_energy[1:]
+    else:
+        csum = np.concatenate([[0.0], np.cumsum(np.square(padded))])
+        starts = np.arange(n_frames) * hop_length
+        energy = csum[starts + frame_length] - csum[starts]
+    return np.sqrt(np.maximum(energy, 0.0) / frame_length)
