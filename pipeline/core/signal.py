@@ -60,16 +60,20 @@ def frame_rms(y: np.ndarray, *, frame_length: int = N_FFT,
     -------
     rms : np.ndarray [shape=(1 + n // hop_length,), float64]
     """
-    y = np.asarray(y, dtype=np.float64)
-    pad = frame_length // 2
-    padded = np.pad(y, pad)
+    y = np.asarray(y)
     n_frames = 1 + len(y) // hop_length
     if frame_length == 2 * hop_length:
-        # frame i = blocks i and i + 1 of the padded signal
-        blocks = padded[:(n_frames + 1) * hop_length].reshape(n_frames + 1, hop_length)
-        block_energy = pairwise_row_sums(np.square(blocks))
-        energy = block_energy[:-1] + block_energy[1:]
+        # Frame i spans hop blocks i - 1 and i (block -1 and the block after the tail are the
+        # zero padding); float32 squares are exact in float64.
+        power = np.square(y.astype(np.float64))
+        n_full = len(y) // hop_length
+        full = pairwise_row_sums(power[:n_full * hop_length].reshape(n_full, hop_length))
+        tail = pairwise_row_sums(power[n_full * hop_length:][None]) if len(y) % hop_length \
+            else np.zeros(1)
+        blocks = np.concatenate([[0.0], full, tail])
+        energy = blocks[:-1] + blocks[1:]
     else:
+        padded = np.pad(y.astype(np.float64), frame_length // 2)
         csum = np.concatenate([[0.0], np.cumsum(np.square(padded))])
         starts = np.arange(n_frames) * hop_length
         energy = csum[starts + frame_length] - csum[starts]
