@@ -127,3 +127,26 @@ def test_decoded_and_resampled_aac_does_not_depend_on_cpu_simd(aac_file):
 def test_ffmpeg_float_aac_decoder_does_depend_on_cpu_simd(aac_file):
     """Why the integer decoder: FFmpeg's float AAC decoder rounds differently without SIMD."""
     assert run(RAW_FLOAT_AAC, {}, aac_file, "default") != run(RAW_FLOAT_AAC, {}, aac_file, "0")
+
+
+MIXING = """
+import hashlib, json
+import numpy as np
+from pipeline.core.signal import frame_rms
+from pipeline.mashup.mixing import mix_pair
+rng = np.random.default_rng(2)
+h = hashlib.sha256()
+for i in range(24):
+    v = (rng.standard_normal(65536) * rng.uniform(0.01, 0.5)).astype(np.float32)
+    a = (rng.standard_normal(65536) * rng.uniform(0.01, 0.5)).astype(np.float32)
+    r = mix_pair(v, a, snr_db=float(rng.uniform(-5, 10)))
+    h.update(r.mix.tobytes())
+    h.update(np.array([r.vocal_gain, r.acc_gain, r.snr_db]).tobytes())
+    h.update(frame_rms(v).tobytes())
+print(json.dumps({"sha": h.hexdigest()}))
+"""
+
+
+def test_mix_gains_and_frame_rms_do_not_depend_on_blas_or_simd():
+    hashes = {name: run(MIXING, env)["sha"] for name, env in MACHINES.items()}
+    assert len(set(hashes.values())) == 1, hashes

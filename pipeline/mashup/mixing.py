@@ -18,11 +18,12 @@ Loudness (``mix_pair``)
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from ..core.errors import ParameterError, PipelineError
-from ..core.signal import frame_rms
+from ..core.signal import frame_rms, pairwise_row_sums
 
 __all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "mix_pair"]
 
@@ -58,7 +59,9 @@ def active_rms(y: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _masked_rms(rms: np.ndarray, mask: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(rms[mask] ** 2)))
+    power = np.square(rms[mask])
+    # a fixed-order sum: np.mean's accumulation order follows numpy's SIMD level
+    return float(np.sqrt(pairwise_row_sums(power[None])[0] / len(power)))
 
 
 def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.0,
@@ -112,5 +115,6 @@ def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.
     mix = balanced * scale
     # frame RMS scales with the gain, so the scaled signals' active RMS are the inputs' times
     # the float32 gains (up to float32 rounding of the products)
-    realised = 20 * np.log10(gain_v * rms_v / (gain_a * rms_a))
+    # libm's scalar log10, not numpy's (its SIMD kernels round differently by CPU)
+    realised = 20 * math.log10(gain_v * rms_v / (gain_a * rms_a))
     return MixResult(mix=mix, vocal_gain=gain_v, acc_gain=gain_a, snr_db=float(realised))
