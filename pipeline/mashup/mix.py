@@ -176,7 +176,8 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     Parameters
     ----------
     pairs : pd.DataFrame
-        Recipe rows (one vocal shard); processed in ``segment_id`` order.
+        Recipe rows (one vocal shard).  Output rows (arrays and index alike) are in
+        ``segment_id`` order, the one order of a shard; performances are decoded one at a time.
     load_vocal : callable
         perf_id -> 1-D float32 audio at 22,050 Hz (called once per performance).
     accompaniments : object with ``segment(track_id, start) -> (SEGMENT_SAMPLES,)``
@@ -195,7 +196,7 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     n = len(pairs)
     mono = np.empty((n, SEGMENT_FRAMES, N_MELS), np.float16)
     mix = np.empty_like(mono)
-    rows, skipped, keep, examples = [], [], np.zeros(n, bool), {}
+    rows, skipped, keep, examples = {}, [], np.zeros(n, bool), {}  # rows: position -> row
     per_singer: dict[str, int] = {}
     batch_v, batch_m, batch_i = {}, [], []  # batch_v: (perf, start) -> (vocal, rows)
 
@@ -231,12 +232,12 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
                 skipped.append((r["segment_id"], perf_id, "", "silent", str(exc)))
                 continue
             keep[i] = True
-            rows.append({**{c: r[c] for c in ("segment_id", "subset", "singer", "perf_id", "song",
-                                              "window_index", "mix_index", "acc_track",
-                                              "acc_start", "tempo_bpm", "acc_tempo_bpm", "key",
-                                              "acc_key")},
-                         "vocal_start": start, "vocal_gain": res.vocal_gain,
-                         "acc_gain": res.acc_gain, "snr_db": res.snr_db})
+            rows[i] = {**{c: r[c] for c in ("segment_id", "subset", "singer", "perf_id", "song",
+                                            "window_index", "mix_index", "acc_track",
+                                            "acc_start", "tempo_bpm", "acc_tempo_bpm", "key",
+                                            "acc_key")},
+                       "vocal_start": start, "vocal_gain": res.vocal_gain,
+                       "acc_gain": res.acc_gain, "snr_db": res.snr_db}
             if per_singer.get(r["singer"], 0) < params.flac_per_singer:
                 per_singer[r["singer"]] = per_singer.get(r["singer"], 0) + 1
                 examples[r["segment_id"]] = (r["singer"], res.mix)
@@ -245,7 +246,8 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
             if len(batch_i) >= features.batch_size:
                 flush()
     flush()
-    index = index_frame(rows) if rows else index_frame([])
+    # index rows in the arrays' order (position in segment_id order), not in decoding order
+    index = index_frame([rows[i] for i in sorted(rows)]) if rows else index_frame([])
     return (mono[keep], mix[keep], index, pd.DataFrame(skipped, columns=list(MIX_SKIPPED)),
             examples)
 
