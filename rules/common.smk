@@ -150,6 +150,11 @@ def report_outputs():
     return [f"{EVALUATION}/report.html"]
 
 
+def sweep_shards(wildcards):
+    """Every shard file of every SNR-sweep dataset."""
+    return [f for snr in SNRS for f in dataset_shards(SNR_DATASET)({"snr": snr})]
+
+
 def dataset_shards(dataset):
     """Every shard file (mono, mix, index) of a dataset folder, for the current shard count."""
 

@@ -2,6 +2,7 @@ rule evaluate:
     input:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
+        shards=dataset_shards(DATASET),
         models=ALL_MODELS,
         infos=ALL_MODEL_INFOS,
     output:
@@ -39,6 +40,7 @@ rule baseline:
     input:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
+        shards=dataset_shards(DATASET),
     output:
         metrics=f"{EVALUATION}/baseline.parquet",
         table=report(
@@ -70,6 +72,7 @@ rule snr_sweep:
     input:
         cards=expand(f"{SNR_DATASET}/card.json", snr=SNRS),
         indices=expand(f"{SNR_DATASET}/index.parquet", snr=SNRS),
+        shards=sweep_shards,
         models=[model_files(k, "pretrained")[0] for k in ("mixed", "cross")],
         infos=[model_files(k, "pretrained")[1] for k in ("mixed", "cross")],
     output:

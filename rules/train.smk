@@ -2,6 +2,7 @@ rule pretrain:
     input:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
+        shards=dataset_shards(DATASET),
     output:
         model=f"{MODELS}/pretrain-{{domain}}/model.pt",
         info=f"{MODELS}/pretrain-{{domain}}/model.json",
@@ -33,6 +34,7 @@ rule train:
     input:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",
+        shards=dataset_shards(DATASET),
         init=classifier_files,
     output:
         model=f"{MODELS}/{{kind}}-{{init}}/model.pt",

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +171,12 @@ def _record_only_submission(tmp_path, dry_run, profile=PROFILE):
     dataset.mkdir(parents=True)
     (dataset / "card.json").write_text("{}")
     (dataset / "index.parquet").write_bytes(b"")
+    # the shard files a training job reads, for a one-shard manifest
+    manifests = tmp_path / "results-test" / "manifests"
+    manifests.mkdir(parents=True)
+    pd.DataFrame({"shard": [0]}).to_parquet(manifests / "vocals.parquet")
+    for name in ("mono-000000.npy", "mix-000000.npy", "index-000000.parquet"):
+        (dataset / name).write_bytes(b"")
     models = f"results-test/models/{version}"
     state = tmp_path / "fake-slurm-state"
     proc = snakemake(tmp_path, "--allowed-rules", "pretrain", "train", *FAST_POLLING,
