@@ -23,11 +23,14 @@ rule join:
         dataset=folder(DATASET),
         mashup=as_json(config["mashup"]),
         seed=config["seed"],
+        vocals_root=config["sources"]["vocals"]["root"],
+        accompaniments_root=config["sources"]["accompaniments"]["root"],
     shell:
         "python -m pipeline join --windows {input.windows} --segments {input.segments} "
         "--tracks {input.tracks} --vocals {input.vocals} --accompaniments {input.accompaniments} "
-        "--split {input.split} --out {params.dataset} --seed {params.seed} "
-        "--params {params.mashup:q} > {log} 2>&1"
+        "--split {input.split} --vocals-root {params.vocals_root:q} "
+        "--accompaniments-root {params.accompaniments_root:q} --out {params.dataset} "
+        "--seed {params.seed} --params {params.mashup:q} > {log} 2>&1"
 
 
 # The mix job reads the analysis tables of the current shard count only (--tracks, --audio).

@@ -38,7 +38,7 @@ def corpus(tmp_path_factory):
     vocal_rows, windows = [], []
     for p in range(6):
         perf = f"perf{p}"
-        path = root / "vocals" / f"{perf}.wav"
+        path = root / "DAMP" / "sing" / f"user {p // 2}" / f"{perf}.wav"  # nested, as DAMP
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, _notes(4 * SEGMENT_SAMPLES, 700 * p, rng, 0.2), SAMPLE_RATE, subtype="FLOAT")
         vocal_rows.append({"id": perf, "path": str(path), "singer": f"s{p // 2}", "song": "x",
@@ -52,7 +52,7 @@ def corpus(tmp_path_factory):
     acc_rows, segs, tracks, audio = [], [], [], []
     offset = 0
     for t in range(3):
-        path = root / "musdb" / f"track{t}.wav"
+        path = root / "musdb" / "train" / f"track{t}.wav"  # one split of the corpus
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, _notes(6 * SEGMENT_SAMPLES, 300, rng, 0.5), SAMPLE_RATE, subtype="FLOAT")
         row = {"id": f"track{t}", "path": str(path), "format": "file", "sha256": sha256_file(path)}
@@ -101,7 +101,8 @@ def _build(corpus, out, params=PARAMS, snr_db=None):
                      tracks=[ana / "accompaniments/0.tracks.parquet"],
                      vocals=corpus / "manifests/vocals.parquet",
                      accompaniments=corpus / "manifests/accompaniments.parquet",
-                     split=corpus / "manifests/split.parquet", out=out, seed=3, params=params)
+                     split=corpus / "manifests/split.parquet", out=out, seed=3, params=params,
+                     vocals_root=corpus / "DAMP", accompaniments_root=corpus / "musdb")
     vocals = pd.read_parquet(corpus / "manifests/vocals.parquet")
     for k in (0, 1):
         mix_shard(pairs=pairs, vocal_paths=dict(zip(vocals["id"], vocals["path"])),
@@ -151,7 +152,7 @@ def test_mixes_start_on_beats_and_never_clip(built, corpus):
     r = pairs.iloc[0]
     audio = np.load(corpus / "analysis/accompaniments/0.audio.npy")
     row = index.set_index("segment_id").loc[r["segment_id"]]
-    y, _ = sf.read(corpus / "vocals" / f"{r['perf_id']}.wav", dtype="float32")
+    y, _ = sf.read(corpus / "DAMP" / r["vocal_path"], dtype="float32")
     tracks = pd.read_parquet(corpus / "analysis/accompaniments/0.tracks.parquet").set_index("track_id")
     acc = audio[tracks.loc[r["acc_track"], "audio_offset"] + r["acc_start"]:][:SEGMENT_SAMPLES]
     res = mix_pair(y[row["vocal_start"]:row["vocal_start"] + SEGMENT_SAMPLES], acc)
@@ -181,11 +182,25 @@ def test_snr_override_through_the_cli(built, corpus, tmp_path):
     assert (np.abs(index["snr_db"] + 5) < 0.5).all()
 
 
-def test_recipe_regenerates_identical_shards(built, corpus, tmp_path):
+def test_recipe_paths_are_relative_to_the_corpus_roots(built):
     out, _ = built
+    recipe = pd.read_parquet(out / "pairs.parquet")
+    assert set(recipe["vocal_path"].str.split("/").str[0]) == {"sing"}
+    assert recipe["vocal_path"].str.match(r"^sing/user \d/perf\d\.wav$").all()
+    assert set(recipe["acc_path"].str.split("/").str[0]) == {"train"}
+
+
+def test_recipe_regenerates_identical_shards_from_copies_elsewhere(built, corpus, tmp_path):
+    """Another lab: the same corpora, nested the same way, under other roots."""
+    import shutil
+
+    out, _ = built
+    shutil.copytree(corpus / "DAMP", tmp_path / "data" / "DAMP")
+    shutil.copytree(corpus / "musdb", tmp_path / "data" / "musdb18hq")
     code = main(["regenerate", "--recipe", str(out / "pairs.parquet"), "--vocals-root",
-                 str(corpus / "vocals"), "--accompaniments-root", str(corpus / "musdb"),
-                 "--out", str(tmp_path / "re"), "--card", str(out / "card.json")])
+                 str(tmp_path / "data" / "DAMP"), "--accompaniments-root",
+                 str(tmp_path / "data" / "musdb18hq"), "--out", str(tmp_path / "re"),
+                 "--card", str(out / "card.json")])
     assert code == 0
     assert _files(tmp_path / "re") == _files(out)
     assert main(["verify", str(tmp_path / "re")]) == 0
@@ -193,12 +208,13 @@ def test_recipe_regenerates_identical_shards(built, corpus, tmp_path):
 
 def test_regenerate_refuses_a_changed_source(built, corpus, tmp_path):
     out, _ = built
-    copy = tmp_path / "vocals"
-    copy.mkdir()
-    for p in (corpus / "vocals").iterdir():
-        copy.joinpath(p.name).write_bytes(p.read_bytes())
-    y, sr = sf.read(copy / "perf3.wav", dtype="float32")
-    sf.write(copy / "perf3.wav", y * 0.5, sr, subtype="FLOAT")
+    import shutil
+
+    copy = tmp_path / "DAMP"
+    shutil.copytree(corpus / "DAMP", copy)
+    changed = copy / "sing" / "user 1" / "perf3.wav"
+    y, sr = sf.read(changed, dtype="float32")
+    sf.write(changed, y * 0.5, sr, subtype="FLOAT")
     code = main(["regenerate", "--recipe", str(out / "pairs.parquet"), "--vocals-root", str(copy),
                  "--accompaniments-root", str(corpus / "musdb"), "--out", str(tmp_path / "re")])
     assert code == 2

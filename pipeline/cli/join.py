@@ -17,6 +17,11 @@ def add_arguments(parser):
     parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
     parser.add_argument("--accompaniments", required=True, help="manifests/accompaniments.parquet")
     parser.add_argument("--split", required=True, help="manifests/split.parquet")
+    parser.add_argument("--vocals-root", required=True,
+                        help="the vocal corpus root (sources.vocals.root); recipe paths are "
+                             "relative to it")
+    parser.add_argument("--accompaniments-root", required=True,
+                        help="the accompaniment corpus root (sources.accompaniments.root)")
     parser.add_argument("--out", required=True, help="dataset directory")
     parser.add_argument("--seed", type=int, default=1234, help="global seed")
     add_params_argument(parser, "mashup")
@@ -26,5 +31,6 @@ def run(args) -> int:
     params = params_from(MashupParams, load_params_dict(args.params), "mashup")
     run_join(windows=args.windows, segments=args.segments, tracks=args.tracks, vocals=args.vocals,
              accompaniments=args.accompaniments, split=args.split, out=args.out, seed=args.seed,
-             params=params)
+             params=params, vocals_root=args.vocals_root,
+             accompaniments_root=args.accompaniments_root)
     return 0

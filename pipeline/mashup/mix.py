@@ -116,24 +116,32 @@ def _concat(paths, *, shard_column: str | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _relative(paths: pd.Series) -> tuple[pd.Series, str]:
-    """Paths relative to their common root (the root itself is not recorded)."""
-    abs_paths = [os.path.abspath(p) for p in paths]
-    if not abs_paths:
-        return pd.Series([], dtype=str), ""
-    root = os.path.commonpath(abs_paths)
-    if len(abs_paths) == 1 or root in abs_paths:
-        root = os.path.dirname(root)
-    return pd.Series([os.path.relpath(p, root) for p in abs_paths], index=paths.index), root
+def relative_to_root(paths: pd.Series, root, *, corpus: str) -> pd.Series:
+    """``paths`` relative to the configured corpus ``root`` (POSIX separators).
+
+    So a recipe names ``sing/<user>/<file>.m4a`` under ``--vocals-root /data/DAMP`` whatever
+    subset of the corpus was used.  A path outside the root is an error naming it.
+    """
+    base = os.path.abspath(root)
+    out = []
+    for p in paths:
+        rel = os.path.relpath(os.path.abspath(p), base)
+        if rel == os.curdir or rel.split(os.sep)[0] == os.pardir:
+            raise PipelineError(f"{p}: not under the {corpus} root {root}")
+        out.append(Path(rel).as_posix())
+    return pd.Series(out, index=paths.index, dtype=object)
 
 
-def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame,
-                   accompaniments: pd.DataFrame) -> pd.DataFrame:
-    """Add vocal_shard, vocal_path, vocal_sha256, acc_path, acc_format, acc_sha256."""
+def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame, accompaniments: pd.DataFrame, *,
+                   vocals_root, accompaniments_root) -> pd.DataFrame:
+    """Add vocal_shard, vocal_path, vocal_sha256, acc_path, acc_format, acc_sha256.
+
+    Paths are relative to the configured corpus roots (``sources.<corpus>.root``).
+    """
     v = vocals[["id", "path", "sha256", "shard"]].copy()
-    v["path"], _ = _relative(v["path"])
+    v["path"] = relative_to_root(v["path"], vocals_root, corpus="vocals")
     a = accompaniments[["id", "path", "format", "sha256"]].copy()
-    a["path"], _ = _relative(a["path"])
+    a["path"] = relative_to_root(a["path"], accompaniments_root, corpus="accompaniments")
     out = pairs.merge(v.rename(columns={"id": "perf_id", "path": "vocal_path",
                                         "sha256": "vocal_sha256", "shard": "vocal_shard"}),
                       on="perf_id", how="left", validate="many_to_one")
@@ -149,8 +157,12 @@ def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame,
 
 
 def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, seed: int,
-             params: MashupParams) -> pd.DataFrame:
-    """Join all analysis tables and write the recipe and its reports into ``out``."""
+             params: MashupParams, vocals_root, accompaniments_root) -> pd.DataFrame:
+    """Join all analysis tables and write the recipe and its reports into ``out``.
+
+    ``vocals_root`` and ``accompaniments_root`` are the configured corpus roots the recipe's
+    source paths are relative to.
+    """
     res = join_windows(_concat(windows), _concat(segments),
                        _concat(tracks, shard_column="acc_shard"), pd.read_parquet(split),
                        seed=seed, tolerance_bpm=params.tempo_tolerance_bpm,
@@ -160,7 +172,8 @@ def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, s
                        max_segment_uses=params.max_segment_uses,
                        key_change_margin_s=params.key_change_margin_s,
                        min_key_margin=params.min_key_margin)
-    pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments))
+    pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments),
+                           vocals_root=vocals_root, accompaniments_root=accompaniments_root)
     out = Path(out)
     write_parquet(out / "unmatched.parquet", res.unmatched)
     write_parquet(out / "coverage.parquet", res.coverage)
