@@ -150,6 +150,15 @@ def report_outputs():
     return [f"{EVALUATION}/report.html"]
 
 
+def dataset_skipped(dataset):
+    """The mix stage's skipped-segment tables of a dataset folder, for the current shard count."""
+
+    def inputs(wildcards):
+        return [f"{dataset}/{shard_name('skipped', k)}" for k in vocal_shards(wildcards)]
+
+    return inputs
+
+
 def sweep_shards(wildcards):
     """Every shard file of every SNR-sweep dataset."""
     return [f for snr in SNRS for f in dataset_shards(SNR_DATASET)({"snr": snr})]

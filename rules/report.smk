@@ -73,6 +73,7 @@ rule account:
         acc_skipped=accompaniment_tables("skipped.parquet"),
         index=f"{DATASET}/index.parquet",
         unmatched=f"{DATASET}/unmatched.parquet",
+        mix_skipped=dataset_skipped(DATASET),
     output:
         table=ACCOUNTING,
         csv=report(
@@ -93,5 +94,6 @@ rule account:
         "python -m pipeline account --vocals {input.vocals} "
         "--accompaniments {input.accompaniments} --split {input.split} "
         "--skipped {input.ingest_skipped} {input.vocal_skipped} {input.acc_skipped} "
-        "--index {input.index} --unmatched {input.unmatched} --out {output.table} "
+        "--index {input.index} --unmatched {input.unmatched} "
+        "--mix-skipped {input.mix_skipped} --out {output.table} "
         "> {log} 2>&1"

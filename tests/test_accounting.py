@@ -35,3 +35,20 @@ def test_a_performance_without_pairs_gets_its_windows_reasons():
     assert table.loc["d", "reason"] == "ambiguous key"
     assert table.loc["d", "detail"] == "2 windows ambiguous key, 1 windows no key match"
     assert table.loc["a", "status"] == "used"
+
+
+def test_a_performance_lost_at_mixing_names_the_mix_stage_and_its_reason():
+    """Its windows were paired, but every pair failed to mix: not a join problem."""
+    vocals = pd.DataFrame({"id": ["a", "e"], "path": ["A", "E"]})
+    acc = pd.DataFrame({"id": ["t1"], "path": ["T1"]})
+    split = pd.DataFrame({"id": ["a", "e"], "subset": ["train", "train"]})
+    index = pd.DataFrame({"perf_id": ["a"], "acc_track": ["t1"]})
+    unmatched = pd.DataFrame({"perf_id": ["e"], "reason": ["no key match"]})
+    mix_skipped = pd.DataFrame({"segment_id": ["e-w000-m0", "e-w001-m0", "e-w002-m0"],
+                                "perf_id": ["e"] * 3, "path": ["E"] * 3,
+                                "reason": ["undecodable", "undecodable", "silent"],
+                                "detail": ["", "", ""]})
+    table = account(vocals, acc, pd.DataFrame(), split, index, unmatched,
+                    mix_skipped).set_index("id")
+    assert (table.loc["e", "stage"], table.loc["e", "reason"]) == ("mix", "undecodable")
+    assert table.loc["e", "detail"] == "2 segments undecodable, 1 segments silent"

@@ -36,8 +36,9 @@ SHARD_PATTERN = re.compile(r"^(mono|mix|index)-(\d{6})\.(npy|parquet)$")
 
 
 def shard_name(domain: str, k: int) -> str:
-    """File name of shard ``k``: ``mono-000003.npy``, ``mix-..npy`` or ``index-..parquet``."""
-    return f"{domain}-{int(k):06d}." + ("parquet" if domain == "index" else "npy")
+    """File name of shard ``k``: ``mono-000003.npy``, ``mix-..npy``, ``index-..parquet`` or
+    ``skipped-..parquet`` (the mix stage's skipped segments)."""
+    return f"{domain}-{int(k):06d}." + ("npy" if domain in ("mono", "mix") else "parquet")
 
 
 def index_frame(rows) -> pd.DataFrame:

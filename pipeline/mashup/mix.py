@@ -25,7 +25,7 @@ from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
-from ..dataset.shards import index_frame, write_shard
+from ..dataset.shards import index_frame, shard_name, write_shard
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
 
@@ -294,7 +294,7 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
     if len(skipped):
         log.warning("shard %d: %d pairs skipped: %s", shard, len(skipped),
                     skipped["reason"].value_counts().to_dict())
-    write_parquet(Path(out) / f"skipped-{int(shard):06d}.parquet", skipped)
+    write_parquet(Path(out) / shard_name("skipped", shard), skipped)
     write_examples(out, examples)
     log.info("shard %d: %d segments from %d pairs", shard, len(index), len(p))
     return index

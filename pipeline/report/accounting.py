@@ -2,19 +2,20 @@
 
 One row per input of either corpus.  An input is "used" when at least one of its segments
 reached the dataset; otherwise its status is "skipped" with the first stage that dropped it
-(ingest, analysis, split, join) and why.  The counts add up to the number of inputs.
+(ingest, analysis, split, join, mix) and why.  The counts add up to the number of inputs.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "account", "summary"]
+__all__ = ["COLUMNS", "account", "read_tables", "summary"]
 
 COLUMNS = ["corpus", "id", "path", "status", "stage", "reason", "detail", "segments"]
 
 
-def _read_all(paths) -> pd.DataFrame:
+def read_tables(paths) -> pd.DataFrame:
+    """The rows of every non-empty Parquet table in ``paths``, concatenated."""
     frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -22,19 +23,18 @@ def _read_all(paths) -> pd.DataFrame:
 
 def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.DataFrame,
             split: pd.DataFrame, index: pd.DataFrame,
-            unmatched: pd.DataFrame | None = None) -> pd.DataFrame:
+            unmatched: pd.DataFrame | None = None,
+            mix_skipped: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build the accounting table from manifests, skip tables, the split and the dataset index.
 
     ``skipped`` holds every skip record (ingest and analysis); ``index`` the dataset's rows;
     ``unmatched`` the join's unmatched windows, whose reasons name why a performance none of
-    whose windows was paired was dropped.
+    whose windows was paired was dropped; ``mix_skipped`` the mix stage's skipped segments
+    (decode errors, silent or short segments), which name why a performance whose pairs all
+    failed to mix was dropped.
     """
-    why = {}
-    if unmatched is not None and not unmatched.empty:
-        for perf, reasons in unmatched.groupby("perf_id")["reason"]:
-            counts = reasons.value_counts()
-            why[perf] = (str(counts.index[0]), ", ".join(f"{n} windows {r}"
-                                                         for r, n in counts.items()))
+    why = _reasons(unmatched, "windows")
+    mix_why = _reasons(mix_skipped, "segments")
     rows = []
     skip_by = {}
     for rec in skipped.to_dict("records"):
@@ -57,6 +57,10 @@ def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.Data
             elif corpus == "vocals" and subset.get(rec["id"], "unused") == "unused":
                 rows.append({**base, "status": "skipped", "stage": "split",
                              "reason": "singer not selected", "detail": ""})
+            elif corpus == "vocals" and rec["id"] in mix_why:
+                reason, detail = mix_why[rec["id"]]
+                rows.append({**base, "status": "skipped", "stage": "mix", "reason": reason,
+                             "detail": detail})
             elif corpus == "vocals" and rec["id"] in why:
                 reason, detail = why[rec["id"]]
                 rows.append({**base, "status": "skipped", "stage": "join", "reason": reason,
@@ -73,6 +77,17 @@ def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.Data
                      "segments": 0})
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values(["corpus", "id"], kind="stable").reset_index(drop=True)
+
+
+def _reasons(table: pd.DataFrame | None, unit: str) -> dict:
+    """perf_id -> (most frequent reason, "n <unit> <reason>, ...") of a skip or unmatched table."""
+    out = {}
+    if table is None or table.empty:
+        return out
+    for perf, reasons in table.groupby("perf_id")["reason"]:
+        counts = reasons.value_counts()
+        out[perf] = (str(counts.index[0]), ", ".join(f"{n} {unit} {r}" for r, n in counts.items()))
+    return out
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
