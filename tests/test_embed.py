@@ -7,7 +7,7 @@ import pytest
 import torch
 from audio_fixtures import write_wav
 
-from pipeline.analysis.voicing import SvdParams, detect_voiced_windows
+from pipeline.analysis.voicing import SvdParams
 from pipeline.cli import main
 from pipeline.core.audio import load_audio
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
@@ -36,34 +36,59 @@ def singing(rng, *, seconds: float, freq: float, silent=(0.0, 0.0), sr: int = 22
 
 
 def evaluation_path_mels(y, starts):
-    """Log-mel as the dataset defines it, computed here independently of pipeline.evaluate.embed."""
-    segments = np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts])
+    """Log-mel as the dataset stores it (float16), computed here with librosa instead."""
+    segments = np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]).astype(np.float64)
     mel = librosa.feature.melspectrogram(y=segments, sr=SAMPLE_RATE, n_fft=1024, hop_length=512,
-                                         n_mels=128, power=1.0, center=True)
-    return np.log10(1 + 10 * mel).transpose(0, 2, 1)
+                                         n_mels=128, power=1.0, center=True, pad_mode="constant",
+                                         dtype=np.float64)
+    return np.log10(1 + 10 * mel).transpose(0, 2, 1).astype(np.float16).astype(np.float32)
 
 
-def test_embed_cli_matches_the_evaluation_path(tmp_path, rng, cross_model):
-    y = singing(rng, seconds=12.0, freq=220.0, silent=(4.0, 8.5))
-    path = write_wav(tmp_path / "song.wav", y, sr=SAMPLE_RATE)
-    out = tmp_path / "emb.parquet"
-    assert main(["embed", "--model", str(cross_model), "--domain", "mono", "--out", str(out),
-                 "--singer", "alice", str(path)]) == 0
-    tracks = pd.read_parquet(out)
-    segments = pd.read_parquet(tmp_path / "emb.segments.parquet")
-    assert len(pd.read_parquet(tmp_path / "emb.skipped.parquet")) == 0
+def test_embedding_a_datasets_own_audio_gives_the_evaluation_paths_vectors(tmp_path, rng):
+    """Non-default features (dB log-mel): the dataset's windows and the model's mel settings."""
+    from conftest import index_rows
+
+    from pipeline.analysis.stage import analyze_vocal
+    from pipeline.dataset.features import FeatureParams, log_mel, mel_settings
+    from pipeline.dataset.shards import index_frame, write_shard
+    from pipeline.evaluate.protocol import embed_segments, track_vectors
+
+    features = FeatureParams(compression="db", amin=1e-4)
+    torch.manual_seed(0)
+    folder = tmp_path / "cross"
+    save_model(EmbeddingModel("cross", normalisation={"mono": {"mean": -40.0, "std": 20.0},
+                                                      "mix": {"mean": -40.0, "std": 20.0}}),
+               folder, {"dataset_version": "test", "mel": mel_settings(features)})
+    model = load_model(folder)
+    y = singing(rng, seconds=14.0, freq=220.0, silent=(4.0, 8.5))
+    path = write_wav(tmp_path / "take 1 (2).wav", y, sr=SAMPLE_RATE)
     y = load_audio(path)
-    starts = detect_voiced_windows(y, params=SvdParams(max_windows=20)).starts
-    assert list(segments["start"]) == list(starts) and len(starts) >= 2
-    # no window lies mostly in the silence
-    assert all(not (4.0 * SAMPLE_RATE <= s and s + SEGMENT_SAMPLES <= 8.5 * SAMPLE_RATE)
-               for s in starts)
-    expected = embed_mels(load_model(cross_model), evaluation_path_mels(y, starts), "mono")
-    got = np.stack(segments["embedding"].to_numpy())
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
-    assert tracks["singer"].tolist() == ["alice"] and tracks["n_segments"].tolist() == [len(starts)]
-    np.testing.assert_allclose(tracks["embedding"].iloc[0], got.mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert tracks["domain"].tolist() == ["mono"]
+    # the dataset: the analysis stage's windows, log-mel as the mix stage stores it
+    starts = analyze_vocal(y).starts
+    assert len(starts) >= 3
+    assert any(s % SvdParams().hop_samples for s in starts)  # moved onto the beat grid
+    mels = log_mel(np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]), params=features,
+                   dtype=np.float16)
+    rows = pd.DataFrame(index_rows(0, len(starts), "test_query")).assign(vocal_start=starts)
+    write_shard(tmp_path / "ds", 0, mono=mels, mix=mels, index=index_frame(rows))
+    index = pd.read_parquet(tmp_path / "ds" / "index-000000.parquet")
+    expected = embed_segments(tmp_path / "ds", index,
+                              lambda m, d: embed_mels(model, m, d), domain="mono")
+    track = track_vectors(index, expected).vectors[0]
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", "--model", str(folder), "--domain", "mono", "--out", str(out),
+                 "--singer", "alice", str(path)]) == 0
+    segments = pd.read_parquet(tmp_path / "emb.segments.parquet")
+    assert list(segments["start"]) == list(starts)
+    np.testing.assert_allclose(np.stack(segments["embedding"].to_numpy()), expected,
+                               rtol=1e-5, atol=1e-6)
+    tracks = pd.read_parquet(out)
+    np.testing.assert_allclose(tracks["embedding"].iloc[0], track, rtol=1e-5, atol=1e-6)
+    assert tracks["singer"].tolist() == ["alice"] and tracks["domain"].tolist() == ["mono"]
+    # with the default features instead of the model's, the vectors would differ
+    default = embed_mels(model, embed.segment_log_mel(
+        np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts])), "mono")
+    assert np.abs(default - expected).max() > 1e-2
 
 
 def test_mixes_use_evenly_spaced_windows_and_the_mix_network(tmp_path, rng, cross_model):
@@ -90,7 +115,7 @@ def test_unusable_files_are_recorded_and_the_rest_embedded(tmp_path, rng, cross_
                                                   model=load_model(cross_model), domain="mono")
     assert tracks["track"].tolist() == ["good"]
     reasons = dict(zip(skipped["path"], skipped["reason"]))
-    assert reasons == {str(short): "no voiced window", str(silent): "no voiced window",
+    assert reasons == {str(short): "too short", str(silent): "silent",  # the analysis stage's
                        str(broken): "undecodable"}
     _, _, skipped_mix = embed.embed_files([short], model=load_model(cross_model), domain="mixed")
     assert skipped_mix["reason"].tolist() == ["shorter than a segment"]

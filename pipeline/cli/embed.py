@@ -9,7 +9,7 @@ import logging
 
 import pandas as pd
 
-from ..analysis.voicing import SvdParams
+from ..analysis.stage import analysis_params
 from ..core.atomic import write_parquet
 from ..core.errors import PipelineError
 from ..evaluate.embed import EmbedParams, audio_files, embed_files, sidecar_paths
@@ -28,8 +28,12 @@ def add_arguments(parser):
     parser.add_argument("--singer", default="", help="singer label for every file")
     parser.add_argument("--labels", default=None, metavar="CSV",
                         help="CSV with columns path,singer (overrides --singer per file)")
-    parser.add_argument("--svd-params", default="{}", metavar="JSON|@FILE",
-                        help="the 'svd' config section (mono window picking)")
+    parser.add_argument("--analysis-params", default="{}", metavar="JSON|@FILE",
+                        help='the analysis sections {"svd": ..., "key": ..., "tempo": ...} '
+                             "(mono windows are cut as the dataset's; default: the defaults)")
+    parser.add_argument("--tempo-bpm", type=float, default=None,
+                        help="the tempo of every mono file, as a tempo table gives it "
+                             "(default: estimated from the audio)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files or folders")
     add_params_argument(parser, "embed")
 
@@ -43,14 +47,16 @@ def read_labels(path) -> dict:
 
 def run(args) -> int:
     params = params_from(EmbedParams, load_params_dict(args.params), "embed")
-    svd = params_from(SvdParams, load_params_dict(args.svd_params), "svd")
+    svd, key, tempo = analysis_params(load_params_dict(args.analysis_params))
     files = audio_files(args.files)
     singers = {str(f): args.singer for f in files}
     if args.labels:
         singers.update(read_labels(args.labels))
     model = load_model(args.model)
+    tempi = {str(f): args.tempo_bpm for f in files} if args.tempo_bpm else None
     tracks, segments, skipped = embed_files(files, model=model, domain=args.domain,
-                                            params=params, svd=svd, singers=singers)
+                                            params=params, svd=svd, key=key, tempo=tempo,
+                                            singers=singers, tempi=tempi)
     segments_path, skipped_path = sidecar_paths(args.out)
     write_parquet(segments_path, segments)
     write_parquet(skipped_path, skipped)

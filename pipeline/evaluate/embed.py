@@ -1,8 +1,9 @@
 """Embedding any audio with a trained model, and querying an index of embedded tracks.
 
-A recording is cut into ``SEGMENT_SAMPLES`` windows: a-cappella ("mono") recordings by the
-singing-voice detection rule of the mashup stage (``pipeline.analysis.voicing``), mixes at evenly spaced
-windows.  Each window becomes a 129 x 128 log-mel segment and a segment vector; a track
+A recording is cut into ``SEGMENT_SAMPLES`` windows: a-cappella ("mono") recordings as the
+dataset cuts its performances (``pipeline.analysis.stage.analyze_vocal``: voiced windows on the
+vocal's beat grid), mixes at evenly spaced windows.  The log-mel uses the settings the model
+was trained on (its ``model.json``) and is rounded to float16 as a shard stores it.  Each window becomes a 129 x 128 log-mel segment and a segment vector; a track
 vector is the mean of its (up to ``segments_per_track``) segment vectors, as in evaluation.
 
 ``embed_files`` returns three tables: tracks (one row per file, the index that ``query``
@@ -14,22 +15,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..analysis.voicing import SvdParams, candidate_starts, detect_voiced_windows, spread_evenly
+from ..analysis.key_params import KeyParams
+from ..analysis.stage import analyze_vocal
+from ..analysis.tempo import TempoParams
+from ..analysis.voicing import SvdParams, candidate_starts, spread_evenly
 from ..core.audio import AUDIO_EXTENSIONS, load_audio
 from ..core.errors import AudioError, ConfigError, PipelineError
-from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..core.segment import SEGMENT_SAMPLES
 from ..core.tables import EMBED_SEGMENTS, EMBED_SKIPPED, EMBED_TRACKS
 from ..core.vectors import group_means, unit_rows
 from ..core.vocabulary import domain_name
+from ..dataset.features import FeatureParams, log_mel
 from ..train.model import EmbeddingModel, embed_mels
 
 __all__ = ["EmbedParams", "audio_files", "cut_segments", "embed_files", "embed_recording",
-           "model_id", "rank_index", "segment_log_mel", "sidecar_paths", "window_starts"]
+           "feature_params", "model_id", "rank_index", "segment_log_mel", "sidecar_paths",
+           "window_starts"]
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +56,34 @@ class EmbedParams:
                               "mix_hop_samples must be >= 1")
 
 
+def feature_params(model: EmbeddingModel) -> FeatureParams:
+    """The log-mel settings a model was trained on, from its ``model.json`` (card's ``mel``)."""
+    mel = getattr(model, "info", {}).get("mel") or {}
+    defaults = FeatureParams()
+    return FeatureParams(compression=mel.get("compression", defaults.compression),
+                         amin=float(mel.get("amin", defaults.amin)))
+
+
 def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedParams(),
-                  svd: SvdParams = SvdParams()) -> np.ndarray:
+                  svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
+                  tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
+                  path="<array>") -> np.ndarray:
     """Starts (samples) of the windows embedded for one recording ``y`` (22,050 Hz mono).
 
-    Mono: the voiced windows of ``pipeline.analysis.voicing`` (at most ``segments_per_track``); mix:
-    ``segments_per_track`` windows spread evenly over every ``mix_hop_samples`` step.
+    Mono: the dataset's own windows (``pipeline.analysis.stage.analyze_vocal``: voiced windows
+    moved onto the vocal's beat grid), the first ``segments_per_track`` of them, as the
+    evaluation's track vectors take them; ``table_bpm`` is the tempo-table entry (NaN:
+    estimated from the audio, as for a corpus without a table).  Mix: ``segments_per_track``
+    windows spread evenly over every ``mix_hop_samples`` step.
+
+    Raises
+    ------
+    AudioError
+        A mono recording without a usable window ("too short", "silent", "no voiced window").
     """
     if domain_name(domain) == "mono":
-        svd = dataclasses.replace(svd, max_windows=params.segments_per_track)
-        return detect_voiced_windows(y, params=svd).starts
+        windows = analyze_vocal(y, svd=svd, key=key, tempo=tempo, table_bpm=table_bpm, path=path)
+        return windows.starts[:params.segments_per_track]
     starts = candidate_starts(len(y), params.mix_hop_samples)
     return starts[spread_evenly(len(starts), params.segments_per_track)]
 
@@ -68,22 +93,11 @@ def cut_segments(y: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]).astype(np.float32)
 
 
-def segment_log_mel(segments: np.ndarray) -> np.ndarray:
-    """Log-mel of segments (n, 65536) -> (n, 129, 128) float32 (frames, bands).
-
-    Uses ``pipeline.dataset.features.log_mel`` (the mashup stage's definition) when present, else the
-    same recipe here: magnitude mel (Hann 1024, hop 512, centred) then log10(1 + 10 * mel).
-    """
-    try:
-        from ..dataset.features import FeatureParams, log_mel
-    except ImportError:
-        import librosa
-
-        mel = librosa.feature.melspectrogram(y=np.asarray(segments, dtype=np.float32),
-                                             sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH,
-                                             n_mels=N_MELS, power=1.0, center=True)
-        return np.log10(1.0 + 10.0 * mel).transpose(0, 2, 1).astype(np.float32)  # (n, T, F)
-    return np.asarray(log_mel(segments, params=FeatureParams()), dtype=np.float32)
+def segment_log_mel(segments: np.ndarray, *, features: FeatureParams = FeatureParams()
+                    ) -> np.ndarray:
+    """Log-mel of segments (n, 65536) -> (n, 129, 128) float32 (frames, bands), as a shard
+    stores it: ``pipeline.dataset.features.log_mel`` rounded to float16."""
+    return log_mel(segments, params=features, dtype=np.float16).astype(np.float32)
 
 
 def model_id(model: EmbeddingModel) -> str:
@@ -96,18 +110,21 @@ def model_id(model: EmbeddingModel) -> str:
 
 
 def embed_recording(y: np.ndarray, *, model: EmbeddingModel, domain: str,
-                    params: EmbedParams = EmbedParams(), svd: SvdParams = SvdParams()):
-    """Segment vectors of one recording.
+                    params: EmbedParams = EmbedParams(), svd: SvdParams = SvdParams(),
+                    key: KeyParams = KeyParams(), tempo: TempoParams = TempoParams(),
+                    table_bpm: float = math.nan, path="<array>"):
+    """Segment vectors of one recording, with the model's own log-mel settings.
 
     Returns
     -------
     starts : np.ndarray [shape=(n,)]  window starts (samples)
     vectors : np.ndarray [shape=(n, 256), float32]  (n = 0 when no window qualifies)
     """
-    starts = window_starts(y, domain=domain, params=params, svd=svd)
+    starts = window_starts(y, domain=domain, params=params, svd=svd, key=key, tempo=tempo,
+                           table_bpm=table_bpm, path=path)
     if len(starts) == 0:
         return starts, np.zeros((0, model.config.embedding_dim), dtype=np.float32)
-    mels = segment_log_mel(cut_segments(y, starts))
+    mels = segment_log_mel(cut_segments(y, starts), features=feature_params(model))
     return starts, embed_mels(model, mels, domain_name(domain), batch_size=params.batch_size)
 
 
@@ -123,7 +140,9 @@ def audio_files(paths) -> list[Path]:
 
 
 def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParams = EmbedParams(),
-                svd: SvdParams = SvdParams(), singers: dict | None = None):
+                svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
+                tempo: TempoParams = TempoParams(), singers: dict | None = None,
+                tempi: dict | None = None):
     """Embed recordings; files that cannot be used are recorded, not dropped.
 
     Parameters
@@ -131,8 +150,11 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
     paths : list of path
     model : EmbeddingModel
     domain : "mono" | "mixed"
+    svd, key, tempo : the analysis stage's parameters (mono windows, as the dataset's)
     singers : dict or None
         Singer label per path (as given); missing -> "".
+    tempi : dict or None
+        Tempo-table BPM per path (as given); missing -> estimated from the audio.
 
     Returns
     -------
@@ -146,10 +168,12 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
     for path in map(Path, paths):
         try:
             y = load_audio(path)
+            starts, vectors = embed_recording(
+                y, model=model, domain=domain, params=params, svd=svd, key=key, tempo=tempo,
+                table_bpm=float((tempi or {}).get(str(path), math.nan)), path=path)
         except AudioError as exc:
             skipped.append({"path": str(path), "reason": exc.reason, "detail": exc.detail})
             continue
-        starts, vectors = embed_recording(y, model=model, domain=domain, params=params, svd=svd)
         if len(starts) == 0:
             reason = "no voiced window" if domain == "mono" else "shorter than a segment"
             skipped.append({"path": str(path), "reason": reason, "detail": f"{len(y)} samples"})
@@ -158,7 +182,7 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
                 "domain": domain}
         for i, (start, v) in enumerate(zip(starts, vectors)):
             segments.append(dict(base, segment=i, start=int(start), model_id=mid, embedding=v))
-        track = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
+        track = group_means(vectors, np.zeros(len(vectors), int), 1)[0][0].astype(np.float32)
         tracks.append(dict(base, n_segments=len(starts), model_id=mid, embedding=track))
     return (pd.DataFrame(tracks, columns=list(EMBED_TRACKS)),
             pd.DataFrame(segments, columns=list(EMBED_SEGMENTS)),
