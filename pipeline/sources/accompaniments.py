@@ -38,7 +38,7 @@ def _stems_rows(root: Path, splits) -> list[dict]:
     for split in splits:
         for p in sorted((root / split).glob("*.stem.mp4")):
             track = p.name[: -len(".stem.mp4")]
-            rows.append({"id": f"{split}/{track}", "path": str(p.resolve()), "format": "stems",
+            rows.append({"id": f"{split}/{track}", "path": str(p.absolute()), "format": "stems",
                          "split": split})
     return rows
 
@@ -49,10 +49,10 @@ def _hq_rows(root: Path, splits) -> tuple[list[dict], list[dict]]:
         for d in sorted(p for p in (root / split).glob("*") if p.is_dir()):
             missing = [s for s in ACCOMPANIMENT_STEMS if not (d / f"{s}.wav").exists()]
             if missing:
-                skipped.append({"path": str(d.resolve()), "id": f"{split}/{d.name}",
+                skipped.append({"path": str(d.absolute()), "id": f"{split}/{d.name}",
                                 "reason": "missing stem", "detail": ",".join(missing)})
                 continue
-            rows.append({"id": f"{split}/{d.name}", "path": str(d.resolve()), "format": "hq",
+            rows.append({"id": f"{split}/{d.name}", "path": str(d.absolute()), "format": "hq",
                          "split": split})
     return rows, skipped
 
@@ -74,7 +74,7 @@ def accompaniment_candidates(src: AccompanimentSource) -> tuple[pd.DataFrame, pd
         for p in sorted(root.rglob("*")):
             if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS:
                 rows.append({"id": str(p.relative_to(root).with_suffix("")),
-                             "path": str(p.resolve()), "format": "file", "split": ""})
+                             "path": str(p.absolute()), "format": "file", "split": ""})
     if src.type not in ("musdb", "musdb-hq", "folder", "demo"):
         raise ConfigError(f"sources.accompaniments.type: unknown type {src.type!r} "
                           "(demo, musdb, musdb-hq, folder)")

@@ -22,6 +22,7 @@ tempo_bpm`` and rows of files that cannot be used (``path, id, reason``).
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -112,11 +113,11 @@ def damp_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         if len(paths) > 1:
             raise PipelineError(f"performance {rec.id}: several audio files {paths[:3]}")
-        rows.append({"id": rec.id, "path": str(paths[0].resolve()), "singer": str(rec.singer),
+        rows.append({"id": rec.id, "path": str(paths[0].absolute()), "singer": str(rec.singer),
                      "song": str(rec.song), "tempo_bpm": float(tempo.iloc[i])})
     for stem, paths in sorted(files.items()):
         for p in paths:
-            skipped.append({"path": str(p.resolve()), "id": stem, "reason": "missing metadata",
+            skipped.append({"path": str(p.absolute()), "id": stem, "reason": "missing metadata",
                             "detail": f"no row in {meta_path.name}"})
     return pd.DataFrame(rows), pd.DataFrame(skipped)
 
@@ -132,7 +133,7 @@ def folder_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows = []
         for rec in meta.to_dict("records"):
             p = _resolve(base, rec["path"])
-            rows.append({"id": rec.get("id") or p.stem, "path": str(p.resolve()),
+            rows.append({"id": rec.get("id") or p.stem, "path": str(p.absolute()),
                          "singer": str(rec["singer"]), "song": str(rec.get("song") or p.stem),
                          "tempo_bpm": float(rec.get("tempo_bpm") or np.nan)})
         return pd.DataFrame(rows), pd.DataFrame()
@@ -143,10 +144,10 @@ def folder_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         rel = p.relative_to(root)
         if len(rel.parts) != 2:
-            skipped.append({"path": str(p.resolve()), "id": p.stem, "reason": "missing metadata",
+            skipped.append({"path": str(p.absolute()), "id": p.stem, "reason": "missing metadata",
                             "detail": "not in a <singer>/ folder"})
             continue
-        rows.append({"id": f"{rel.parts[0]}/{p.stem}", "path": str(p.resolve()),
+        rows.append({"id": f"{rel.parts[0]}/{p.stem}", "path": str(p.absolute()),
                      "singer": rel.parts[0], "song": p.stem, "tempo_bpm": np.nan})
     return pd.DataFrame(rows), pd.DataFrame(skipped)
 
@@ -160,7 +161,8 @@ def manifest_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["song"] = df["song"] if "song" in df else df["id"]
     df["tempo_bpm"] = pd.to_numeric(df["tempo_bpm"], errors="coerce") if "tempo_bpm" in df \
         else np.nan
-    df["path"] = [str(_resolve(path.parent, p).resolve()) for p in df["path"]]
+    # absolute, not resolved: a symlinked file stays under its corpus root (recipe paths)
+    df["path"] = [os.path.abspath(_resolve(path.parent, p)) for p in df["path"]]
     return df[["id", "path", "singer", "song", "tempo_bpm"]], pd.DataFrame()
 
 
