@@ -33,3 +33,20 @@ def test_too_small_corpus_is_a_clear_error():
         split_singers(manifest(12, 9), SplitParams(unseen_singers=1), seed=0)
     with pytest.raises(ConfigError, match="split.train_singers"):
         split_singers(manifest(6, 10), SplitParams(unseen_singers=4, train_singers=5), seed=0)
+
+
+def test_train_singers_caps_the_training_singers_and_leaves_the_rest_unused():
+    # the paper's 1000 training + 300 unseen of ~3,460 DAMP users, scaled: 5 + 3 of 12
+    m = manifest(12, 10)
+    a = split_singers(m, SplitParams(unseen_singers=3, train_singers=5), seed=7)
+    per = a.groupby("singer")["subset"].agg(set)
+    train = per[per.apply(lambda s: bool(s & {"train", "valid"}))].index
+    unseen = per[per.apply(lambda s: "test_model" in s)].index
+    unused = per[per.apply(lambda s: s == {"unused"})].index
+    assert (len(train), len(unseen), len(unused)) == (5, 3, 4)
+    assert (a[a.singer.isin(train)].groupby("singer")["subset"].value_counts().unstack()
+            .reindex(columns=["train", "valid"]).values.tolist() == [[9, 1]] * 5)
+    everyone = split_singers(m, SplitParams(unseen_singers=3), seed=7)
+    assert everyone.loc[everyone.singer.isin(unused), "subset"].isin(["train", "valid"]).all()
+    # the unseen singers do not depend on how many singers train
+    assert set(everyone.loc[everyone.subset == "test_model", "singer"]) == set(unseen)

@@ -26,6 +26,7 @@ COMMANDS = {
     "card": "card",
     "verify": "verify",
     "regenerate": "regenerate",
+    "plan-training": "plan_training",
     "pretrain": "pretrain",
     "train": "train",
     "embed": "embed",
