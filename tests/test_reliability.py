@@ -109,6 +109,7 @@ def staged(small_corpus, tmp_path_factory):
             "--segments", a / "accompaniments" / "0.segments.parquet",
             "--tracks", a / "accompaniments" / "0.tracks.parquet", "--vocals", m / "vocals.parquet",
             "--accompaniments", m / "accompaniments.parquet", "--split", m / "split.parquet",
+            "--vocals-root", small_corpus, "--accompaniments-root", small_corpus,
             "--out", work / "recipe", "--seed", 7))
     run(mix_args(work, ref / "dataset"))
     return work
