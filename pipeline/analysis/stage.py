@@ -29,7 +29,7 @@ from .beat_grid import beat_grid_starts, spectral_flux
 from .chroma import PITCH_N_FFT, compute_chroma, spectrogram
 from .key_params import KeyParams
 from .keys import segment_keys, track_key
-from .tempo import TempoParams, track_beats, vocal_tempo
+from .tempo import TempoParams, low_confidence, track_beats, vocal_tempo
 from .voicing import SvdParams, candidate_starts, detect_voiced_windows
 
 __all__ = ["AccompanimentAnalysis", "PARAM_SECTIONS", "SILENCE_RMS", "STAGE", "VocalAnalysis",
@@ -111,10 +111,14 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
     Raises
     ------
     AudioError
-        reason "too short", "silent" or "no voiced window".
+        reason "too short", "silent", "low tempo confidence" (an estimated tempo below
+        ``tempo.min_confidence``) or "no voiced window".
     """
     rms = _audible_frame_rms(y, floor=svd.floor, path=path)
     beats = vocal_tempo(y, table_bpm=table_bpm, params=tempo)
+    doubt = low_confidence(beats, tempo)
+    if doubt:  # never mixed at a tempo the estimator itself doubts
+        raise AudioError(path, "low tempo confidence", doubt)
     key = key.for_vocals()
     spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)  # onsets, and the "pitch" chroma
     candidates = candidate_starts(len(y), svd.hop_samples)

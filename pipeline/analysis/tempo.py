@@ -17,7 +17,8 @@ from ..core.errors import ConfigError
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = ["BeatTrack", "ESSENTIA_MAX_CONFIDENCE", "ESSENTIA_SR", "METHODS", "TempoParams",
-           "VOCAL_SOURCES", "periodicity", "refine_tempo", "track_beats", "vocal_tempo"]
+           "VOCAL_SOURCES", "low_confidence", "periodicity", "refine_tempo", "track_beats",
+           "vocal_tempo"]
 
 METHODS = ("librosa", "essentia")
 VOCAL_SOURCES = ("table", "estimate")
@@ -45,6 +46,17 @@ class TempoParams:
     vocal_grid_context_beats : int
         Beats either side of a vocal window whose onsets vote for its beat phase
         (``pipeline.analysis.beat_grid.beat_grid_starts``); 0 uses the window's own beats only.
+    min_confidence : float
+        In [0, 1]. A vocal tempo estimated from the audio (no table entry) whose confidence
+        (``periodicity`` of the onset envelope at the beat period) is below this is not used:
+        the performance is skipped as "low tempo confidence" (``analyze_vocal``); 0 keeps every
+        estimate.  A table tempo (confidence 1) is never rejected.  Default 0.1, measured on
+        120 small-demo performances and 170 other synthetic a-cappella signals (notes,
+        rubato + noise, legato glides, sustained vibrato tones without a tempo): it keeps 82 %
+        of the estimates within 4 % of the truth and removes 50 % of the wrong ones (demo
+        73 % / 50 %, others 92 % / 50 %); this confidence separates them only weakly, and no
+        threshold removes most wrong tempi while keeping most right ones (0.2: keeps 37 %,
+        removes 81 %).  0.1 maximises kept-right minus kept-wrong (with 0.08).
     """
 
     method: str = "librosa"
@@ -54,8 +66,11 @@ class TempoParams:
     max_bpm: float = 240.0
     vocal_source: str = "table"
     vocal_grid_context_beats: int = 16
+    min_confidence: float = 0.1
 
     def __post_init__(self):
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigError(f"tempo.min_confidence: need 0 <= {self.min_confidence} <= 1")
         if self.method not in METHODS:
             raise ConfigError(f"tempo.method: {self.method!r} not in {METHODS}")
         if self.vocal_source not in VOCAL_SOURCES:
@@ -105,10 +120,40 @@ def track_beats(y: np.ndarray, *, params: TempoParams = TempoParams()) -> BeatTr
 
 def vocal_tempo(y: np.ndarray, *, table_bpm: float = math.nan,
                 params: TempoParams = TempoParams()) -> BeatTrack:
-    """A vocal's tempo: the tempo-table value when present (confidence 1), else estimated."""
+    """A vocal's tempo: the tempo-table value when present (confidence 1), else estimated.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
+    table_bpm : float  the tempo-table entry (BPM; NaN if none)
+    params : TempoParams
+
+    Returns
+    -------
+    BeatTrack
+        ``source`` "table" (no beats) or "estimated"; ``low_confidence`` says whether an
+        estimate falls below ``params.min_confidence``.
+    """
     if params.vocal_source == "table" and table_bpm is not None and np.isfinite(table_bpm):
         return BeatTrack(float(table_bpm), np.zeros(0, dtype=np.int64), 1.0, "table")
     return track_beats(y, params=params)
+
+
+def low_confidence(beats: BeatTrack, params: TempoParams = TempoParams()) -> str:
+    """Why an estimated vocal tempo is not to be trusted, or "" (a table tempo never is).
+
+    Returns
+    -------
+    str
+        "" when ``beats`` comes from the table or its confidence reaches
+        ``params.min_confidence``; else a detail naming the tempo (BPM) and the confidence.
+    """
+    if beats.source == "table" or beats.confidence >= params.min_confidence:
+        return ""
+    found = (f"estimated {beats.tempo_bpm:.1f} BPM" if np.isfinite(beats.tempo_bpm)
+             else "no tempo found")
+    return (f"{found} with confidence {beats.confidence:.3f} < tempo.min_confidence "
+            f"{params.min_confidence:g}")
 
 
 def _librosa_beats(y: np.ndarray, params: TempoParams) -> BeatTrack:

@@ -4,8 +4,14 @@
 anywhere under ``root``, found by file stem == performance id, and a metadata table (CSV)
 with one row per performance that maps it to a user (the singer) and a song.  Column names
 differ between copies, so they are configurable (``columns``).  An optional tempo table
-(CSV: performance id, tempo in BPM) gives each performance's tempo, as the paper's authors
-looked tempi up by song instead of estimating them from a-cappella audio.
+(CSV: performance id, tempo in BPM, any other columns) gives each performance's tempo, as the
+paper's authors looked tempi up by song instead of estimating them from a-cappella audio.
+Their published table (``damp_tempo.csv``: ``perf_key,song_name,tempo``, ids such as
+``360_35435057`` = the audio file's stem) is read as it is with
+``tempo_columns: {bpm: tempo}``.  A malformed table (missing column, a tempo that is not a
+positive number of BPM, an id listed twice with different tempi) is an error naming the file;
+an empty tempo cell, or a performance absent from the table, leaves that performance's tempo
+to be estimated from its audio (``pipeline.analysis.tempo``, gated by its confidence).
 
 ``demo``: the embedded demo corpus (``python -m pipeline demo-corpus``), which is written in
 the DAMP layout under ``<root>/damp`` with a tempo table.
@@ -22,6 +28,7 @@ tempo_bpm`` and rows of files that cannot be used (``path, id, reason``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 
@@ -31,7 +38,9 @@ import pandas as pd
 from ..core.errors import ConfigError, PipelineError
 
 __all__ = ["VocalSource", "damp_candidates", "folder_candidates", "manifest_candidates",
-           "vocal_candidates"]
+           "read_tempo_table", "vocal_candidates"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,8 @@ class VocalSource:
     tempo_table: str = ""  # optional CSV: performance id, tempo (BPM)
     columns: dict = dataclasses.field(default_factory=lambda: {
         "id": "perf_key", "singer": "user_id", "song": "song_id", "tempo": "tempo_bpm"})
+    # the tempo table's own id / tempo (BPM) column names; "": columns.id / columns.tempo
+    tempo_columns: dict = dataclasses.field(default_factory=lambda: {"id": "", "bpm": ""})
     extensions: tuple = (".m4a", ".wav", ".flac", ".mp3", ".mp4")
 
 
@@ -66,7 +77,8 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         raise ConfigError(f"sources.vocals.{what}: file not found: {path}")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
 def _require_columns(df: pd.DataFrame, cols, path: Path) -> None:
@@ -74,6 +86,57 @@ def _require_columns(df: pd.DataFrame, cols, path: Path) -> None:
     if missing:
         raise PipelineError(f"{path}: missing column(s) {missing}; has {list(df.columns)} "
                             "(set sources.vocals.columns to this copy's names)")
+
+
+def read_tempo_table(path: Path, id_column: str, bpm_column: str) -> pd.Series:
+    """A tempo table as ``performance id -> tempo (BPM)``; NaN where the cell is empty.
+
+    Parameters
+    ----------
+    path : Path
+        CSV (or Parquet) with one row per performance; other columns are ignored.
+    id_column, bpm_column : str
+        Names of the performance-id and tempo (BPM) columns (surrounding spaces ignored).
+
+    Returns
+    -------
+    pd.Series [float64, BPM]
+        Indexed by performance id (str, stripped), one entry per id.
+
+    Raises
+    ------
+    PipelineError
+        Naming ``path``: a missing column, a tempo that is not a finite number > 0 BPM, an
+        empty id, or an id listed more than once with different tempi (identical repeats
+        are accepted).
+    """
+    table = _read_table(path, "tempo_table")
+    table = table.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in (id_column, bpm_column) if c not in table.columns]
+    if missing:
+        raise PipelineError(f"{path}: tempo table missing column(s) {missing}; has "
+                            f"{list(table.columns)} (set sources.vocals.tempo_columns.id / .bpm "
+                            "to this table's names)")
+    ids = table[id_column].astype("string").str.strip().fillna("")
+    text = table[bpm_column].astype("string").str.strip().fillna("")
+    bpm = pd.to_numeric(text.where(text != ""), errors="coerce").astype(np.float64)
+    line = pd.Series(np.arange(len(table)) + 2, index=table.index)  # header is line 1
+    bad = (text != "") & ~(np.isfinite(bpm) & (bpm > 0))
+    if bad.any():
+        where = ", ".join(f"line {n} ({i!r}: {t!r})"
+                          for n, i, t in zip(line[bad][:5], ids[bad][:5], text[bad][:5]))
+        raise PipelineError(f"{path}: column {bpm_column!r} must hold tempi in BPM (numbers > 0; "
+                            f"an empty cell for none): {bad.sum()} bad value(s), {where}")
+    if (ids == "").any():
+        raise PipelineError(f"{path}: empty performance id in column {id_column!r} at line(s) "
+                            f"{list(line[ids == ''][:5])}")
+    out = pd.DataFrame({"id": ids.astype(str), "bpm": bpm}).drop_duplicates()
+    clash = out["id"][out["id"].duplicated()].unique()
+    if len(clash):
+        first = out[out["id"].isin(clash[:5])].groupby("id")["bpm"].apply(list).to_dict()
+        raise PipelineError(f"{path}: {len(clash)} performance id(s) listed more than once with "
+                            f"different tempi, e.g. {first}")
+    return out.set_index("id")["bpm"]
 
 
 def damp_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -97,11 +160,12 @@ def damp_candidates(src: VocalSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     tempo = pd.Series(np.nan, index=meta["id"])
     if src.tempo_table:
         tpath = _resolve(root, src.tempo_table)
-        table = _read_table(tpath, "tempo_table")
-        _require_columns(table, [cols["id"], cols["tempo"]], tpath)
-        tempo_map = dict(zip(table[cols["id"]].astype(str),
-                             pd.to_numeric(table[cols["tempo"]], errors="coerce")))
-        tempo = meta["id"].map(tempo_map)
+        tcols = {"id": "", "bpm": "", **src.tempo_columns}
+        table = read_tempo_table(tpath, tcols["id"] or cols["id"], tcols["bpm"] or cols["tempo"])
+        tempo = meta["id"].map(table)
+        log.info("%s: tempo for %d of %d performances (%d rows for no performance); the others "
+                 "are estimated from the audio", tpath, tempo.notna().sum(), len(meta),
+                 (~table.index.isin(meta["id"])).sum())
 
     files = _index_audio(root, src.extensions)
     rows, skipped = [], []
