@@ -154,7 +154,9 @@ def dataset_skipped(dataset):
     """The mix stage's skipped-segment tables of a dataset folder, for the current shard count."""
 
     def inputs(wildcards):
-        return [f"{dataset}/{shard_name('skipped', k)}" for k in vocal_shards(wildcards)]
+        return [
+            f"{dataset}/{shard_name('skipped', k)}" for k in vocal_shards(wildcards)
+        ]
 
     return inputs
 
