@@ -14,6 +14,7 @@ With --dataset/--truth: the built mixes checked against the demo corpus's ground
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -96,8 +97,8 @@ def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
 
     def whole():  # as mashup.mix_pairs: mix each pair, log-mel of vocal and mix in batches
         m = np.stack(mix_only())
-        log_mel(vocals, params=params)
-        log_mel(m, params=params)
+        log_mel(vocals, **dataclasses.asdict(params))
+        log_mel(m, **dataclasses.asdict(params))
 
     rows = {}
     for name, fn in (("mix (balance+level)", mix_only),
@@ -107,9 +108,9 @@ def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
                          _float32_frame_rms(v) for v in np.concatenate([vocals, acc, mixes])]),
                      ("log-mel x1, float32 BLAS (previous)", lambda: _float32_blas_log_mel(vocals)),
                      ("log-mel x1 (float64, as shipped)",
-                      lambda: log_mel(vocals, params=params, dtype=np.float16)),
-                     ("log-mel x2 (mono+mix)", lambda: (log_mel(vocals, params=params),
-                                                        log_mel(mixes, params=params))),
+                      lambda: log_mel(vocals, **dataclasses.asdict(params), dtype=np.float16)),
+                     ("log-mel x2 (mono+mix)", lambda: (log_mel(vocals, **dataclasses.asdict(params)),
+                                                        log_mel(mixes, **dataclasses.asdict(params)))),
                      ("whole pair (mix + 2 log-mels)", whole)):
         t = _median_time(fn, repeats)
         rows[name] = (n / t, seconds / t)
@@ -120,7 +121,7 @@ def bench_mixing(n, repeats, rng, batch=FeatureParams().batch_size):
     old, new = rows["frame RMS x3, float32 (previous)"][0], rows["frame RMS x3, float64 cumsum"][0]
     print(f"  machine-independent / previous frame RMS speed: {new / old:.2f}x")
     for size in (8, 64):
-        t = _median_time(lambda: log_mel(vocals, params=FeatureParams(batch_size=size)), repeats)
+        t = _median_time(lambda: log_mel(vocals, batch_size=size), repeats)
         print(f"  log-mel x1, batches of {size:3d}        {n / t:8.0f} pairs/s/core  "
               f"{seconds / t:8.0f} x realtime")
 

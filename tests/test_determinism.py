@@ -17,14 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FEATURES = """
 import hashlib, json, sys
 import numpy as np
-from pipeline.dataset.features import FeatureParams, log_mel
+from pipeline.dataset.features import log_mel
 rng = np.random.default_rng(0)
 n, samples = 64, 65536
 x = rng.standard_normal((n, samples)).astype(np.float32) * rng.uniform(1e-4, 1.0, (n, 1))
 x[:8] *= np.sin(np.linspace(0, 300, samples))  # tonal and quiet rows too
 out = {}
 for b in map(int, sys.argv[1:]):
-    mel = log_mel(x, params=FeatureParams(batch_size=b), dtype=np.float16)
+    mel = log_mel(x, batch_size=b, dtype=np.float16)
     out[b] = hashlib.sha256(mel.tobytes()).hexdigest()
 print(json.dumps(out))
 """

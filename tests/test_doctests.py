@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["pipeline.core.music", "pipeline.core.segment", "pipeline.core.random", "pipeline.core.signal",
            "pipeline.core.hashing", "pipeline.core.vectors", "pipeline.core.vocabulary",
-           "pipeline.analysis.key_profiles", "pipeline.dataset.reader"]
+           "pipeline.analysis.key_profiles", "pipeline.dataset.features", "pipeline.dataset.reader"]
 
 
 @pytest.mark.parametrize("name", MODULES)

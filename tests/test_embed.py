@@ -1,5 +1,7 @@
 """Embedding audio files: windows, agreement with the evaluation path, skips, queries."""
 
+import dataclasses
+
 import librosa
 import numpy as np
 import pandas as pd
@@ -67,7 +69,7 @@ def test_embedding_a_datasets_own_audio_gives_the_evaluation_paths_vectors(tmp_p
     starts = analyze_vocal(y).starts
     assert len(starts) >= 3
     assert any(s % SvdParams().hop_samples for s in starts)  # moved onto the beat grid
-    mels = log_mel(np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]), params=features,
+    mels = log_mel(np.stack([y[s:s + SEGMENT_SAMPLES] for s in starts]), **dataclasses.asdict(features),
                    dtype=np.float16)
     rows = pd.DataFrame(index_rows(0, len(starts), "test_query")).assign(vocal_start=starts)
     write_shard(tmp_path / "ds", 0, mono=mels, mix=mels, index=index_frame(rows))

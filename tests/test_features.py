@@ -33,7 +33,7 @@ def test_mel_magnitude_matches_librosa_power_one(rng):
 
 def test_log_mel_shape_dtype_and_default_compression(rng):
     x = rng.standard_normal((5, SEGMENT_SAMPLES)).astype(np.float32) * 0.1
-    out = log_mel(x, params=FeatureParams(batch_size=2))
+    out = log_mel(x, batch_size=2)
     assert out.shape == (5, 129, 128) and out.dtype == np.float32
     ref = np.log10(1 + 10 * _librosa_mel(x[4]))
     np.testing.assert_allclose(out[4], ref, rtol=1e-4, atol=1e-5)
@@ -42,8 +42,8 @@ def test_log_mel_shape_dtype_and_default_compression(rng):
 def test_batch_size_does_not_change_values(rng):
     """In-process check; tests/test_determinism.py runs it across BLAS kernels and SIMD levels."""
     x = rng.standard_normal((7, SEGMENT_SAMPLES)).astype(np.float32)
-    a = log_mel(x, params=FeatureParams(batch_size=1), dtype=np.float64)
-    b = log_mel(x, params=FeatureParams(batch_size=7), dtype=np.float64)
+    a = log_mel(x, batch_size=1, dtype=np.float64)
+    b = log_mel(x, batch_size=7, dtype=np.float64)
     np.testing.assert_array_equal(a, b)
 
 
@@ -56,7 +56,7 @@ def test_float16_output_is_one_rounding_of_the_float64_values(rng):
 def test_db_compression_and_sine_peak_band():
     t = np.arange(SEGMENT_SAMPLES) / SAMPLE_RATE
     x = (0.5 * np.sin(2 * np.pi * 1000 * t))[None]
-    out = log_mel(x, params=FeatureParams(compression="db"))
+    out = log_mel(x, compression="db")
     centres = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=SAMPLE_RATE / 2)[1:-1]
     peak = int(np.argmax(out[0, 64]))
     assert abs(centres[peak] - 1000) < 60

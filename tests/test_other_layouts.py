@@ -7,6 +7,7 @@ Slow: one snakemake run up to the dataset card, shared by the tests here.  Every
 checked against the log-mel of the audio its index row names.
 """
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -91,13 +92,13 @@ def test_every_shard_row_is_the_log_mel_of_the_audio_its_index_row_names(layout)
                     accs.loc[row.acc_track].to_dict() | {"id": row.acc_track})
             vocal = audio[row.perf_id][row.vocal_start:row.vocal_start + SEGMENT_SAMPLES]
             acc = acc_audio[row.acc_track][row.acc_start:row.acc_start + SEGMENT_SAMPLES]
-            expect_mono = log_mel(vocal[None], params=features, dtype=np.float16)[0]
+            expect_mono = log_mel(vocal[None], **dataclasses.asdict(features), dtype=np.float16)[0]
             assert np.array_equal(mono_mel, expect_mono), row.segment_id
             mixed = mix_pair(vocal, acc, snr_db=mashup["snr_db"],
                              active_threshold=mashup["active_threshold"],
                              target_rms=mashup["target_rms"], peak_limit=mashup["peak_limit"])
             assert mixed.vocal_gain == row.vocal_gain and mixed.snr_db == row.snr_db
-            expect_mix = log_mel(mixed.mix[None], params=features, dtype=np.float16)[0]
+            expect_mix = log_mel(mixed.mix[None], **dataclasses.asdict(features), dtype=np.float16)[0]
             assert np.array_equal(mix_mel, expect_mix), row.segment_id
             checked += 1
     assert checked == len(index)

@@ -5,6 +5,8 @@ the segment id's separator ("take1" / "take1-2" / "take1 (2)" / "take1+3"), put 
 order and performance order at odds; the arrays and the index must still agree row by row.
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -52,10 +54,10 @@ def test_ids_that_sort_differently_as_segment_ids_keep_rows_aligned(rng):
     for j, row in index.iterrows():
         start = int(row["vocal_start"])
         vocal = vocals[row["perf_id"]][start:start + SEGMENT_SAMPLES]
-        expect_mono = log_mel(vocal[None], params=features, dtype=np.float16)[0]
+        expect_mono = log_mel(vocal[None], **dataclasses.asdict(features), dtype=np.float16)[0]
         np.testing.assert_array_equal(mono[j], expect_mono, err_msg=row["segment_id"])
         a = acc.segment(row["acc_track"], int(row["acc_start"]))
         m = np.float32(row["vocal_gain"]) * vocal + np.float32(row["acc_gain"]) * a
-        expect_mix = log_mel(m[None], params=features, dtype=np.float16)[0]
+        expect_mix = log_mel(m[None], **dataclasses.asdict(features), dtype=np.float16)[0]
         # the gains are stored rounded to float64 from float32 products: up to one float16 step
         assert np.abs(mix[j].astype(np.float32) - expect_mix.astype(np.float32)).max() <= 2e-3

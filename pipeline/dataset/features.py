@@ -21,7 +21,7 @@ import numpy as np
 import scipy.fft
 
 from ..core.errors import ConfigError, ParameterError
-from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES
 
 __all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "data_params", "log_mel",
            "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings"]
@@ -74,30 +74,34 @@ def mel_settings(params: FeatureParams) -> dict:
             "layout": "(segments, frames, bands)", **data_params(params)}
 
 
-@functools.lru_cache(maxsize=1)
-def mel_basis() -> np.ndarray:
-    """Mel matrix transposed for right-multiplication: float64 (N_FFT // 2 + 1, N_MELS)."""
+@functools.lru_cache(maxsize=4)
+def mel_basis(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """Slaney mel matrix (librosa's defaults), transposed: float64 (n_fft // 2 + 1, n_mels).
+
+    ``sr`` in Hz, ``n_fft`` in samples.
+    """
     import librosa
 
-    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, dtype=np.float64)
+    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=np.float64)
     return np.ascontiguousarray(mel.T)
 
 
 MEL_GROUP = 16  # bands per block of the banded mel product
 
 
-@functools.lru_cache(maxsize=1)
-def mel_blocks() -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
+@functools.lru_cache(maxsize=4)
+def mel_blocks(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS
+               ) -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
     """The mel matrix as gather blocks of ``MEL_GROUP`` bands.
 
     Each block is (first band, end band, bins, weights): ``bins`` and ``weights`` have shape
     (support, bands); row ``j`` holds, for every band of the block, the ``j``-th FFT bin of
     its triangle and that bin's weight (0 past the triangle's end).
     """
-    basis = mel_basis()
+    basis = mel_basis(sr, n_fft, n_mels)
     blocks = []
-    for b0 in range(0, N_MELS, MEL_GROUP):
-        b1 = min(b0 + MEL_GROUP, N_MELS)
+    for b0 in range(0, n_mels, MEL_GROUP):
+        b1 = min(b0 + MEL_GROUP, n_mels)
         support = [np.flatnonzero(basis[:, b]) for b in range(b0, b1)]
         width = max(len(s) for s in support)
         bins = np.zeros((width, b1 - b0), dtype=np.intp)
@@ -110,13 +114,14 @@ def mel_blocks() -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
     return tuple(blocks)
 
 
-@functools.lru_cache(maxsize=1)
-def _window() -> np.ndarray:
-    n = np.arange(N_FFT)
-    return 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann, float64
+@functools.lru_cache(maxsize=4)
+def _window(n_fft: int = N_FFT) -> np.ndarray:
+    n = np.arange(n_fft)
+    return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)  # periodic Hann, float64
 
 
-def mel_magnitude(segments: np.ndarray) -> np.ndarray:
+def mel_magnitude(segments: np.ndarray, *, sr: int = SAMPLE_RATE, n_fft: int = N_FFT,
+                  hop_length: int = HOP_LENGTH, n_mels: int = N_MELS) -> np.ndarray:
     """Magnitude mel spectrogram of a batch of segments, in float64.
 
     The value of every (segment, frame, band) is a fixed sequence of IEEE float64 operations
@@ -129,64 +134,96 @@ def mel_magnitude(segments: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     segments : np.ndarray [shape=(n, n_samples)]
-        Audio at 22,050 Hz.
+        Audio at ``sr`` Hz.
+    sr : int  sample rate (Hz)
+    n_fft : int  Hann window and FFT length (samples); frames are centred (zero padding)
+    hop_length : int  samples between frames
+    n_mels : int  mel bands
 
     Returns
     -------
-    np.ndarray [shape=(n, 1 + n_samples // 512, 128), float64]
+    np.ndarray [shape=(n, 1 + n_samples // hop_length, n_mels), float64]
         (segments, frames, bands).
+
+    Examples
+    --------
+    >>> mel_magnitude(np.zeros((2, 65536))).shape
+    (2, 129, 128)
     """
     x = np.asarray(segments, dtype=np.float64)
     if x.ndim != 2:
         raise ParameterError(f"segments must be 2-D (n, samples), got shape {x.shape}")
-    pad = N_FFT // 2
+    pad = n_fft // 2
     padded = np.pad(x, ((0, 0), (pad, pad)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
-    spectrum = scipy.fft.rfft(frames * _window(), axis=-1, workers=1)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop_length]
+    spectrum = scipy.fft.rfft(frames * _window(n_fft), axis=-1, workers=1)
     n, t, f = spectrum.shape
     spectrum = spectrum.reshape(n * t, f)
     magnitude = np.sqrt(np.square(spectrum.real) + np.square(spectrum.imag))  # (n*t, f)
-    mel = np.empty((n * t, N_MELS))
-    for b0, b1, bins, weights in mel_blocks():
+    mel = np.empty((n * t, n_mels))
+    for b0, b1, bins, weights in mel_blocks(sr, n_fft, n_mels):
         acc = magnitude[:, bins[0]] * weights[0]  # (n*t, bands)
         for j in range(1, len(bins)):
             acc += magnitude[:, bins[j]] * weights[j]
         mel[:, b0:b1] = acc
-    return mel.reshape(n, t, N_MELS)
+    return mel.reshape(n, t, n_mels)
 
 
-def compress(mel: np.ndarray, *, params: FeatureParams) -> np.ndarray:
-    """Apply the configured compression to a magnitude mel spectrogram (float64)."""
+def compress(mel: np.ndarray, *, compression: str = "log1p10", amin: float = 1e-5
+             ) -> np.ndarray:
+    """Compress a magnitude mel spectrogram (float64).
+
+    ``compression``: "log1p10" -> ``log10(1 + 10 * mel)``, "db" -> ``20 * log10(max(mel,
+    amin))``, "none" -> ``mel``; ``amin`` is a linear magnitude.
+    """
+    if compression not in COMPRESSIONS:
+        raise ParameterError(f"compression {compression!r} not in {COMPRESSIONS}")
     mel = np.asarray(mel, dtype=np.float64)
-    if params.compression == "log1p10":
+    if compression == "log1p10":
         return np.log10(1 + 10 * mel)
-    if params.compression == "db":
-        return 20 * np.log10(np.maximum(mel, params.amin))
+    if compression == "db":
+        return 20 * np.log10(np.maximum(mel, amin))
     return mel
 
 
-def log_mel(segments: np.ndarray, *, params: FeatureParams = FeatureParams(),
-            dtype=np.float32) -> np.ndarray:
+def log_mel(segments: np.ndarray, *, sr: int = SAMPLE_RATE, n_fft: int = N_FFT,
+            hop_length: int = HOP_LENGTH, n_mels: int = N_MELS, compression: str = "log1p10",
+            amin: float = 1e-5, batch_size: int = 8, dtype=np.float32) -> np.ndarray:
     """Log-mel features of a batch of segments, computed in float64 and rounded once.
 
     Parameters
     ----------
-    segments : np.ndarray [shape=(n, SEGMENT_SAMPLES)]
-        Mono audio at 22,050 Hz.
-    params : FeatureParams
+    segments : np.ndarray [shape=(n, hop_length * (SEGMENT_FRAMES - 1))]
+        Mono audio at ``sr`` Hz: 65,536 samples at the defaults.
+    sr, n_fft, hop_length, n_mels : int
+        Sample rate (Hz), window and FFT length (samples), hop (samples), mel bands.
+    compression, amin
+        See ``compress``.
+    batch_size : int
+        Segments per FFT batch; the values do not depend on it.
     dtype : numpy float dtype
         Of the result: float16 for shards (one rounding from float64), float32 otherwise.
 
     Returns
     -------
-    np.ndarray [shape=(n, 129, 128)]
-        (segments, frames, bands).
+    np.ndarray [shape=(n, SEGMENT_FRAMES, n_mels)]
+        (segments, frames, bands): 129 frames.
+
+    Examples
+    --------
+    >>> log_mel(np.zeros((1, 65536)), dtype=np.float16).shape
+    (1, 129, 128)
     """
     x = np.asarray(segments)
-    if x.ndim != 2 or x.shape[1] != SEGMENT_SAMPLES:
-        raise ParameterError(f"segments must have shape (n, {SEGMENT_SAMPLES}), got {x.shape}")
-    out = np.empty((len(x), SEGMENT_FRAMES, N_MELS), dtype=dtype)
-    step = int(params.batch_size)
+    n_samples = hop_length * (SEGMENT_FRAMES - 1)
+    if x.ndim != 2 or x.shape[1] != n_samples:
+        raise ParameterError(f"segments must have shape (n, {n_samples}), got {x.shape}")
+    if int(batch_size) < 1:
+        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    out = np.empty((len(x), SEGMENT_FRAMES, n_mels), dtype=dtype)
+    step = int(batch_size)
     for i in range(0, len(x), step):
-        out[i:i + step] = compress(mel_magnitude(x[i:i + step]), params=params)
+        mel = mel_magnitude(x[i:i + step], sr=sr, n_fft=n_fft, hop_length=hop_length,
+                            n_mels=n_mels)
+        out[i:i + step] = compress(mel, compression=compression, amin=amin)
     return out

@@ -97,7 +97,7 @@ def segment_log_mel(segments: np.ndarray, *, features: FeatureParams = FeaturePa
                     ) -> np.ndarray:
     """Log-mel of segments (n, 65536) -> (n, 129, 128) float32 (frames, bands), as a shard
     stores it: ``pipeline.dataset.features.log_mel`` rounded to float16."""
-    return log_mel(segments, params=features, dtype=np.float16).astype(np.float32)
+    return log_mel(segments, **dataclasses.asdict(features), dtype=np.float16).astype(np.float32)
 
 
 def model_id(model: EmbeddingModel) -> str:

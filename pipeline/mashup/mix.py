@@ -215,11 +215,11 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
 
     def flush():
         if batch_i:
-            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), params=features,
+            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), **dataclasses.asdict(features),
                                  dtype=np.float16)
             for mel, (_, at) in zip(vocal_mels, batch_v.values()):
                 mono[at] = mel  # one mel per vocal window, copied to each of its mixes
-            mix[batch_i] = log_mel(np.stack(batch_m), params=features, dtype=np.float16)
+            mix[batch_i] = log_mel(np.stack(batch_m), **dataclasses.asdict(features), dtype=np.float16)
             batch_v.clear(), batch_m.clear(), batch_i.clear()
 
     order = pairs.groupby("perf_id", sort=True).indices
