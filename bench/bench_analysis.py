@@ -103,7 +103,7 @@ def speed(vocals: pd.DataFrame, accs: list[np.ndarray], repeats: int) -> None:
             print(f"{name:42s} {xrt(sum(len(y) for y in ys) / SAMPLE_RATE, t)}")
     ys = [audio.load_audio(p) for p in m4a["path"]]
     total = sum(len(y) for y in ys) / SAMPLE_RATE
-    t, _ = cpu_time(lambda: [detect_voiced_windows(y, params=SvdParams()) for y in ys], repeats)
+    t, _ = cpu_time(lambda: [detect_voiced_windows(y) for y in ys], repeats)
     print(f"{'SVD (frame RMS + windows)':42s} {xrt(total, t)}")
     acc_total = sum(len(y) for y in accs) / SAMPLE_RATE
     track_beats(accs[0][: SAMPLE_RATE * 5])  # numba JIT warm-up

@@ -35,7 +35,7 @@ from pipeline.analysis.scoring import (  # noqa: E402
 )
 from pipeline.analysis.stage import analyze_accompaniment, analyze_vocal  # noqa: E402
 from pipeline.analysis.tempo import TempoParams  # noqa: E402
-from pipeline.analysis.voicing import SvdParams, rms_threshold, voiced_frames  # noqa: E402
+from pipeline.analysis.voicing import rms_threshold, voiced_frames  # noqa: E402
 from pipeline.core import audio  # noqa: E402
 from pipeline.core.music import KEY_NAMES, is_minor, scale_pitch_classes, tonic  # noqa: E402
 from pipeline.core.signal import frame_rms  # noqa: E402
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
             render(mid, wav)
             y = audio.load_audio(wav)
             rms = frame_rms(y)
-            est = voiced_frames(rms, rms_threshold(rms, SvdParams()))
+            est = voiced_frames(rms, rms_threshold(rms))
             ref = intervals_to_frames([a for a, _ in spans], [b for _, b in spans], len(rms))
             f1s.append(frame_f1(est, ref))
             names.append(KEY_NAMES[int(key)])

@@ -201,7 +201,7 @@ def corpus_accompaniments(small_corpus):
 
 def test_svd_frame_f1_on_demo_truth(corpus_vocals):
     from pipeline.analysis.scoring import frame_f1, intervals_to_frames
-    from pipeline.analysis.voicing import SvdParams, rms_threshold, voiced_frames
+    from pipeline.analysis.voicing import rms_threshold, voiced_frames
     from pipeline.core.signal import frame_rms
 
     truth, ys = corpus_vocals
@@ -209,7 +209,7 @@ def test_svd_frame_f1_on_demo_truth(corpus_vocals):
     for row, y in zip(truth.to_dict("records"), ys):
         rms = frame_rms(y)
         ref = intervals_to_frames(row["voiced_start_s"], row["voiced_end_s"], len(rms))
-        f1.append(frame_f1(voiced_frames(rms, rms_threshold(rms, SvdParams())), ref))
+        f1.append(frame_f1(voiced_frames(rms, rms_threshold(rms)), ref))
     print(f"SVD frame F1 mean {np.mean(f1):.3f}, min {np.min(f1):.3f} over {len(f1)} vocals")
     assert np.mean(f1) >= 0.9 and np.median(f1) >= 0.9
 

@@ -7,6 +7,7 @@ import pytest
 
 MODULES = ["pipeline.core.music", "pipeline.core.segment", "pipeline.core.random", "pipeline.core.signal",
            "pipeline.core.hashing", "pipeline.core.vectors", "pipeline.core.vocabulary",
+           "pipeline.analysis.voicing",
            "pipeline.analysis.key_profiles", "pipeline.dataset.features", "pipeline.dataset.reader"]
 
 

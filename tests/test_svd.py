@@ -1,3 +1,5 @@
+import dataclasses
+
 import librosa
 import numpy as np
 import pytest
@@ -58,7 +60,7 @@ def _tone_between(start_s, end_s, total_s, amp=0.2):
 
 def test_windows_inside_voiced_region_only():
     y = _tone_between(5.0, 15.0, 20.0)
-    w = detect_voiced_windows(y, params=SvdParams(threshold_mode="absolute", threshold=0.04))
+    w = detect_voiced_windows(y, threshold_mode="absolute", threshold=0.04)
     assert len(w.starts) > 0
     # Every kept window has >= 70 % of its 129 frames inside [5, 15] s.
     centres = (w.starts[:, None] + np.arange(129)[None] * HOP_LENGTH) / SR
@@ -74,32 +76,33 @@ def test_windows_inside_voiced_region_only():
 def test_relative_threshold_is_level_invariant_absolute_is_not():
     y = _tone_between(5.0, 15.0, 20.0)
     rel = SvdParams()
-    loud, quiet = detect_voiced_windows(y, params=rel), detect_voiced_windows(y * 0.05, params=rel)
+    loud = detect_voiced_windows(y, **dataclasses.asdict(rel))
+    quiet = detect_voiced_windows(y * 0.05, **dataclasses.asdict(rel))
     np.testing.assert_array_equal(loud.starts, quiet.starts)
     absolute = SvdParams(threshold_mode="absolute")
-    assert len(detect_voiced_windows(y, params=absolute).starts) > 0
-    assert len(detect_voiced_windows(y * 0.05, params=absolute).starts) == 0
+    assert len(detect_voiced_windows(y, **dataclasses.asdict(absolute)).starts) > 0
+    assert len(detect_voiced_windows(y * 0.05, **dataclasses.asdict(absolute)).starts) == 0
 
 
 def test_relative_threshold_value_and_floor():
     rms = np.linspace(0, 1, 101)
     p = SvdParams(relative_db=20.0, percentile=100.0, floor=1e-3)
-    assert rms_threshold(rms, p) == pytest.approx(0.1)
-    assert rms_threshold(np.zeros(10), p) == pytest.approx(1e-3)
+    assert rms_threshold(rms, **p.threshold_kwargs()) == pytest.approx(0.1)
+    assert rms_threshold(np.zeros(10), **p.threshold_kwargs()) == pytest.approx(1e-3)
 
 
 def test_max_windows_and_min_ratio():
     y = note(64, 60.0, 0.2)
-    w = detect_voiced_windows(y, params=SvdParams(max_windows=5))
+    w = detect_voiced_windows(y, max_windows=5)
     assert len(w.starts) == 5 and w.starts[0] == 0
     assert w.starts[-1] == candidate_starts(len(y), SEGMENT_SAMPLES // 2)[-1]
     strict = detect_voiced_windows(_tone_between(5, 15, 20),
-                                   params=SvdParams(min_voiced_ratio=1.0))
+                                   min_voiced_ratio=1.0)
     assert np.all(strict.voiced_ratio == 1.0)
 
 
 def test_silence_gives_no_window():
-    w = detect_voiced_windows(np.zeros(SR * 10, dtype=np.float32), params=SvdParams())
+    w = detect_voiced_windows(np.zeros(SR * 10, dtype=np.float32))
     assert len(w.starts) == 0 and not w.voiced.any()
 
 

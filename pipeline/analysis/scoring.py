@@ -115,7 +115,7 @@ def score_vocal(truth_row, y: np.ndarray, *, svd=None, key=None, tempo=None) -> 
     rms = frame_rms(y)
     ref = intervals_to_frames(truth_row["voiced_start_s"], truth_row["voiced_end_s"], len(rms))
     out = {"id": truth_row["perf_key"],
-           "f1": frame_f1(voiced_frames(rms, rms_threshold(rms, svd)), ref)}
+           "f1": frame_f1(voiced_frames(rms, rms_threshold(rms, **svd.threshold_kwargs())), ref)}
     try:
         res = analyze_vocal(y, svd=svd, key=key or KeyParams(), tempo=tempo or TempoParams(),
                             table_bpm=truth_row["tempo_bpm"])

@@ -126,7 +126,8 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
                                tempo_bpm=beats.tempo_bpm, n_samples=len(y),
                                context_beats=tempo.vocal_grid_context_beats)
     aligned, first = np.unique(aligned, return_index=True)  # at slow tempi two may meet
-    windows = detect_voiced_windows(params=svd, rms=rms, n_samples=len(y), starts=aligned)
+    windows = detect_voiced_windows(rms=rms, n_samples=len(y), starts=aligned,
+                                    **dataclasses.asdict(svd))
     if len(windows.starts) == 0:
         raise AudioError(path, "no voiced window",
                          f"voiced frames {windows.voiced.mean():.0%} at threshold "

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.signal import frame_rms
 
@@ -24,6 +24,7 @@ __all__ = ["SvdParams", "THRESHOLD_MODES", "VoicedWindows", "candidate_starts",
            "voiced_frames", "window_means"]
 
 THRESHOLD_MODES = ("absolute", "relative")
+THRESHOLD_KEYS = ("threshold_mode", "threshold", "relative_db", "percentile", "floor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,10 @@ class SvdParams:
         if not 0.0 < self.percentile <= 100.0:
             raise ConfigError(f"svd.percentile: {self.percentile} not in (0, 100]")
 
+    def threshold_kwargs(self) -> dict:
+        """The keyword arguments of ``rms_threshold`` from this section."""
+        return {k: getattr(self, k) for k in THRESHOLD_KEYS}
+
 
 @dataclasses.dataclass(frozen=True)
 class VoicedWindows:
@@ -96,12 +101,31 @@ class VoicedWindows:
     threshold: float
 
 
-def rms_threshold(rms: np.ndarray, params: SvdParams) -> float:
-    """The frame-RMS threshold (linear amplitude) for one recording's ``rms`` frames."""
-    if params.threshold_mode == "absolute":
-        return float(params.threshold)
-    reference = float(np.percentile(rms, params.percentile)) if len(rms) else 0.0
-    return max(reference * 10.0 ** (-params.relative_db / 20.0), params.floor)
+def rms_threshold(rms: np.ndarray, *, threshold_mode: str = "relative", threshold: float = 0.04,
+                  relative_db: float = 20.0, percentile: float = 95.0, floor: float = 1e-3
+                  ) -> float:
+    """The frame-RMS threshold (linear amplitude) for one recording's ``rms`` frames.
+
+    Parameters
+    ----------
+    rms : np.ndarray [shape=(n_frames,)]  frame RMS (linear amplitude)
+    threshold_mode : "relative" | "absolute"
+    threshold : float  the "absolute" threshold (linear amplitude; the authors': 0.04)
+    relative_db : float  "relative": this many dB below the reference level (dB)
+    percentile : float  "relative": the reference level, a percentile (0..100] of ``rms``
+    floor : float  "relative": the lowest threshold (linear amplitude)
+
+    Examples
+    --------
+    >>> rms_threshold(np.array([0.0, 0.5, 1.0]), percentile=100.0)  # 20 dB below the peak
+    0.1
+    """
+    if threshold_mode not in THRESHOLD_MODES:
+        raise ParameterError(f"threshold_mode {threshold_mode!r} not in {THRESHOLD_MODES}")
+    if threshold_mode == "absolute":
+        return float(threshold)
+    reference = float(np.percentile(rms, percentile)) if len(rms) else 0.0
+    return max(reference * 10.0 ** (-relative_db / 20.0), floor)
 
 
 def voiced_frames(rms: np.ndarray, threshold: float) -> np.ndarray:
@@ -132,23 +156,34 @@ def spread_evenly(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(np.int64))
 
 
-def detect_voiced_windows(y: np.ndarray | None = None, *, params: SvdParams = SvdParams(),
-                          rms: np.ndarray | None = None, n_samples: int | None = None,
-                          starts: np.ndarray | None = None) -> VoicedWindows:
+def detect_voiced_windows(y: np.ndarray | None = None, *, rms: np.ndarray | None = None,
+                          n_samples: int | None = None, starts: np.ndarray | None = None,
+                          hop_samples: int = SEGMENT_SAMPLES // 2, min_voiced_ratio: float = 0.7,
+                          max_windows: int = 20, hop_length: int = HOP_LENGTH,
+                          **threshold) -> VoicedWindows:
     """Voiced windows of one recording.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,)] or None
         Mono samples at 22,050 Hz; may be omitted when ``rms`` and ``n_samples`` are given.
-    params : SvdParams
-    rms : np.ndarray [shape=(1 + n // 512,)] or None
+    hop_samples : int
+        Step between candidate windows (samples), when ``starts`` is not given.
+    min_voiced_ratio : float
+        Least share of voiced frames in a kept window (the paper: 0.7).
+    max_windows : int
+        Most windows kept, spread evenly over the qualifying candidates.
+    hop_length : int
+        Samples between RMS frames.
+    **threshold
+        Keyword arguments of ``rms_threshold`` (``SvdParams.threshold_kwargs()``).
+    rms : np.ndarray [shape=(1 + n // hop_length,)] or None
         Precomputed ``frame_rms(y)``.
     n_samples : int or None
         ``len(y)`` when ``y`` is omitted.
     starts : np.ndarray [shape=(n,)] or None
         Candidate window starts (samples, increasing, each window inside the recording);
-        by default every ``params.hop_samples`` from 0 (``candidate_starts``).
+        by default every ``hop_samples`` from 0 (``candidate_starts``).
 
     Returns
     -------
@@ -156,17 +191,17 @@ def detect_voiced_windows(y: np.ndarray | None = None, *, params: SvdParams = Sv
         Empty arrays when no candidate qualifies (the recording is too short or unvoiced).
     """
     if rms is None:
-        rms = frame_rms(y)
+        rms = frame_rms(y, frame_length=2 * hop_length, hop_length=hop_length)
     n_samples = len(y) if n_samples is None else n_samples
-    threshold = rms_threshold(rms, params)
-    voiced = voiced_frames(rms, threshold)
+    level = rms_threshold(rms, **threshold)
+    voiced = voiced_frames(rms, level)
     if starts is None:
-        starts = candidate_starts(n_samples, params.hop_samples)
+        starts = candidate_starts(n_samples, hop_samples)
     starts = np.asarray(starts, dtype=np.int64)
-    start_frames = starts // HOP_LENGTH
+    start_frames = starts // hop_length
     ratio = window_means(voiced, start_frames)
-    ok = np.flatnonzero(ratio >= params.min_voiced_ratio - 1e-12)
-    keep = ok[spread_evenly(len(ok), params.max_windows)]
+    ok = np.flatnonzero(ratio >= min_voiced_ratio - 1e-12)
+    keep = ok[spread_evenly(len(ok), max_windows)]
     return VoicedWindows(starts=starts[keep], index=keep.astype(np.int64),
                          voiced_ratio=ratio[keep], rms=window_means(rms, start_frames[keep]), voiced=voiced,
-                         threshold=threshold)
+                         threshold=level)
