@@ -109,7 +109,7 @@ def speed(vocals: pd.DataFrame, accs: list[np.ndarray], repeats: int) -> None:
     track_beats(accs[0][: SAMPLE_RATE * 5])  # numba JIT warm-up
     for name, tp in (("beats librosa (accompaniments)", TempoParams()),
                      ("beats essentia (accompaniments)", TempoParams(method="essentia"))):
-        t, _ = cpu_time(lambda: [track_beats(y, params=tp) for y in accs], 1)
+        t, _ = cpu_time(lambda: [track_beats(y, **tp.beat_kwargs()) for y in accs], 1)
         print(f"{name:42s} {xrt(acc_total, t)}")
     for name, kp in ACC_KEY_SETTINGS.items():
         def keys_of_all():

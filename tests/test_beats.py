@@ -17,7 +17,7 @@ from pipeline.core.segment import SAMPLE_RATE as SR
 
 @pytest.mark.parametrize("bpm", [84.0, 120.0, 143.0])
 def test_librosa_click_track_tempo_and_beats(bpm, rng):
-    b = track_beats(clicks(bpm, 30.0, rng), params=TempoParams())
+    b = track_beats(clicks(bpm, 30.0, rng))
     assert b.tempo_bpm == pytest.approx(bpm, rel=0.01)
     # Beats fall on clicks (0.5 s + n * period) within two frames.
     period = 60.0 / bpm
@@ -28,7 +28,7 @@ def test_librosa_click_track_tempo_and_beats(bpm, rng):
 
 
 def test_essentia_click_track_tempo(rng):
-    b = track_beats(clicks(100.0, 20.0, rng), params=TempoParams(method="essentia"))
+    b = track_beats(clicks(100.0, 20.0, rng), method="essentia")
     assert b.tempo_bpm == pytest.approx(100.0, rel=0.01)
     assert 0.0 <= b.confidence <= 1.0
 
@@ -60,7 +60,7 @@ def test_vocal_tempo_table_and_estimate(rng):
     assert (table.tempo_bpm, table.source, table.confidence) == (97.0, "table", 1.0)
     est = vocal_tempo(y, table_bpm=math.nan)
     assert est.source == "estimated" and est.tempo_bpm == pytest.approx(90.0, rel=0.01)
-    forced = vocal_tempo(y, table_bpm=97.0, params=TempoParams(vocal_source="estimate"))
+    forced = vocal_tempo(y, table_bpm=97.0, vocal_source="estimate")
     assert forced.source == "estimated"
 
 

@@ -115,8 +115,9 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
         ``tempo.min_confidence``) or "no voiced window".
     """
     rms = _audible_frame_rms(y, floor=svd.floor, path=path)
-    beats = vocal_tempo(y, table_bpm=table_bpm, params=tempo)
-    doubt = low_confidence(beats, tempo)
+    beats = vocal_tempo(y, table_bpm=table_bpm, vocal_source=tempo.vocal_source,
+                        **tempo.beat_kwargs())
+    doubt = low_confidence(beats, min_confidence=tempo.min_confidence)
     if doubt:  # never mixed at a tempo the estimator itself doubts
         raise AudioError(path, "low tempo confidence", doubt)
     key = key.for_vocals()
@@ -160,7 +161,7 @@ def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
         reason "too short", "silent" or "no beats".
     """
     _audible_frame_rms(y, floor=silence_rms, path=path)
-    beats = track_beats(y, params=tempo)
+    beats = track_beats(y, **tempo.beat_kwargs())
     beat_index = np.flatnonzero(beats.beat_samples + SEGMENT_SAMPLES <= len(y))
     if not np.isfinite(beats.tempo_bpm) or len(beat_index) == 0:
         raise AudioError(path, "no beats")

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = ["BeatTrack", "ESSENTIA_MAX_CONFIDENCE", "ESSENTIA_SR", "METHODS", "TempoParams",
@@ -24,6 +24,9 @@ METHODS = ("librosa", "essentia")
 VOCAL_SOURCES = ("table", "estimate")
 ESSENTIA_SR = 44100  # RhythmExtractor2013 only works at 44.1 kHz
 ESSENTIA_MAX_CONFIDENCE = 5.32  # the multifeature tracker's confidence range is [0, 5.32]
+
+
+BEAT_KEYS = ("method", "start_bpm", "tightness", "min_bpm", "max_bpm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +71,10 @@ class TempoParams:
     vocal_grid_context_beats: int = 16
     min_confidence: float = 0.1
 
+    def beat_kwargs(self) -> dict:
+        """The keyword arguments of ``track_beats`` from this section."""
+        return {k: getattr(self, k) for k in BEAT_KEYS}
+
     def __post_init__(self):
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigError(f"tempo.min_confidence: need 0 <= {self.min_confidence} <= 1")
@@ -100,79 +107,92 @@ class BeatTrack:
     source: str = "estimated"
 
 
-def track_beats(y: np.ndarray, *, params: TempoParams = TempoParams()) -> BeatTrack:
-    """Estimate tempo and beats of mono ``y`` at 22,050 Hz.
+def track_beats(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH,
+                method: str = "librosa", start_bpm: float = 120.0, tightness: float = 100.0,
+                min_bpm: float = 40.0, max_bpm: float = 240.0) -> BeatTrack:
+    """Estimate tempo and beats of mono ``y``.
 
     Parameters
     ----------
-    y : np.ndarray [shape=(n,)]
-    params : TempoParams
+    y : np.ndarray [shape=(n,)]  mono samples at ``sr`` Hz
+    sr : int  sample rate (Hz)
+    hop_length : int  samples between onset-envelope frames (librosa)
+    method : "librosa" | "essentia"  dynamic-programming beat tracker, or RhythmExtractor2013
+    start_bpm, tightness : float  librosa's tempo prior (BPM) and beat-grid tightness
+    min_bpm, max_bpm : float  the tempo range accepted (BPM)
 
     Returns
     -------
     BeatTrack
         ``tempo_bpm`` NaN and no beats when no tempo is found (e.g. silence).
     """
-    if params.method == "essentia":
-        return _essentia_beats(y, params)
-    return _librosa_beats(y, params)
+    if method not in METHODS:
+        raise ParameterError(f"tempo method {method!r} not in {METHODS}")
+    if method == "essentia":
+        return _essentia_beats(y, sr=sr, min_bpm=min_bpm, max_bpm=max_bpm)
+    return _librosa_beats(y, sr=sr, hop_length=hop_length, start_bpm=start_bpm,
+                          tightness=tightness, min_bpm=min_bpm, max_bpm=max_bpm)
 
 
-def vocal_tempo(y: np.ndarray, *, table_bpm: float = math.nan,
-                params: TempoParams = TempoParams()) -> BeatTrack:
+def vocal_tempo(y: np.ndarray, *, table_bpm: float = math.nan, vocal_source: str = "table",
+                **beats) -> BeatTrack:
     """A vocal's tempo: the tempo-table value when present (confidence 1), else estimated.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
     table_bpm : float  the tempo-table entry (BPM; NaN if none)
-    params : TempoParams
+    vocal_source : "table" | "estimate"  "estimate" ignores the table
+    **beats : keyword arguments of ``track_beats`` (``TempoParams.beat_kwargs()``)
 
     Returns
     -------
     BeatTrack
         ``source`` "table" (no beats) or "estimated"; ``low_confidence`` says whether an
-        estimate falls below ``params.min_confidence``.
+        estimate is to be trusted.
     """
-    if params.vocal_source == "table" and table_bpm is not None and np.isfinite(table_bpm):
+    if vocal_source == "table" and table_bpm is not None and np.isfinite(table_bpm):
         return BeatTrack(float(table_bpm), np.zeros(0, dtype=np.int64), 1.0, "table")
-    return track_beats(y, params=params)
+    return track_beats(y, **beats)
 
 
-def low_confidence(beats: BeatTrack, params: TempoParams = TempoParams()) -> str:
+def low_confidence(beats: BeatTrack, *, min_confidence: float = 0.1) -> str:
     """Why an estimated vocal tempo is not to be trusted, or "" (a table tempo never is).
 
     Returns
     -------
     str
         "" when ``beats`` comes from the table or its confidence reaches
-        ``params.min_confidence``; else a detail naming the tempo (BPM) and the confidence.
+        ``min_confidence`` (0..1); else a detail naming the tempo (BPM) and the confidence.
     """
-    if beats.source == "table" or beats.confidence >= params.min_confidence:
+    if beats.source == "table" or beats.confidence >= min_confidence:
         return ""
     found = (f"estimated {beats.tempo_bpm:.1f} BPM" if np.isfinite(beats.tempo_bpm)
              else "no tempo found")
     return (f"{found} with confidence {beats.confidence:.3f} < tempo.min_confidence "
-            f"{params.min_confidence:g}")
+            f"{min_confidence:g}")
 
 
-def _librosa_beats(y: np.ndarray, params: TempoParams) -> BeatTrack:
+def _librosa_beats(y: np.ndarray, *, sr: int, hop_length: int, start_bpm: float,
+                   tightness: float, min_bpm: float, max_bpm: float) -> BeatTrack:
     import librosa
 
-    onset = librosa.onset.onset_strength(y=y, sr=SAMPLE_RATE, hop_length=HOP_LENGTH)
+    onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length)
     if not np.any(onset > 0):
         return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
-    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=SAMPLE_RATE,
-                                           hop_length=HOP_LENGTH, start_bpm=params.start_bpm,
-                                           tightness=params.tightness, units="frames")
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=hop_length,
+                                           start_bpm=start_bpm, tightness=tightness,
+                                           units="frames")
     bpm = float(np.atleast_1d(tempo)[0])
-    if not params.min_bpm <= bpm <= params.max_bpm or len(beats) < 2:
+    if not min_bpm <= bpm <= max_bpm or len(beats) < 2:
         return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
-    beat_samples = np.asarray(beats, dtype=np.int64) * HOP_LENGTH
-    return BeatTrack(refine_tempo(beat_samples, bpm), beat_samples, periodicity(onset, bpm))
+    beat_samples = np.asarray(beats, dtype=np.int64) * hop_length
+    return BeatTrack(refine_tempo(beat_samples, bpm, sr=sr), beat_samples,
+                     periodicity(onset, bpm, sr=sr, hop_length=hop_length))
 
 
-def refine_tempo(beat_samples: np.ndarray, bpm: float, tolerance: float = 0.05) -> float:
+def refine_tempo(beat_samples: np.ndarray, bpm: float, tolerance: float = 0.05, *,
+                 sr: int = SAMPLE_RATE) -> float:
     """Tempo (BPM) from a least-squares line through the beat times.
 
     librosa's tempo is quantised to whole-frame lags (about 2.5 % apart near 140 BPM); the
@@ -181,7 +201,7 @@ def refine_tempo(beat_samples: np.ndarray, bpm: float, tolerance: float = 0.05) 
     """
     if len(beat_samples) < 4:
         return float(bpm)
-    times = np.asarray(beat_samples) / SAMPLE_RATE
+    times = np.asarray(beat_samples) / sr
     # Beat numbers from rounded inter-beat intervals, so a skipped beat counts as two.
     steps = np.maximum(np.round(np.diff(times) * bpm / 60.0), 1)
     slope = np.polyfit(np.concatenate([[0.0], np.cumsum(steps)]), times, 1)[0]
@@ -189,7 +209,8 @@ def refine_tempo(beat_samples: np.ndarray, bpm: float, tolerance: float = 0.05) 
     return float(fitted) if abs(fitted / bpm - 1.0) <= tolerance else float(bpm)
 
 
-def periodicity(onset: np.ndarray, bpm: float, hop_length: int = HOP_LENGTH) -> float:
+def periodicity(onset: np.ndarray, bpm: float, hop_length: int = HOP_LENGTH, *,
+                sr: int = SAMPLE_RATE) -> float:
     """Normalised autocorrelation of an onset envelope at the beat period, in [0, 1].
 
     Near 1 when onsets repeat strictly every beat (a click track), near 0 for no pulse.
@@ -197,7 +218,7 @@ def periodicity(onset: np.ndarray, bpm: float, hop_length: int = HOP_LENGTH) -> 
     whole number of frames).
     """
     x = np.asarray(onset, dtype=np.float64) - np.mean(onset)
-    lag = 60.0 * SAMPLE_RATE / (hop_length * bpm)
+    lag = 60.0 * sr / (hop_length * bpm)
     energy = float(np.dot(x, x))
     if energy <= 0 or lag + 1 >= len(x):
         return 0.0
@@ -207,17 +228,16 @@ def periodicity(onset: np.ndarray, bpm: float, hop_length: int = HOP_LENGTH) -> 
     return float(np.clip(ac / (energy / len(x)), 0.0, 1.0))
 
 
-def _essentia_beats(y: np.ndarray, params: TempoParams) -> BeatTrack:
+def _essentia_beats(y: np.ndarray, *, sr: int, min_bpm: float, max_bpm: float) -> BeatTrack:
     import essentia.standard as es
     import soxr
 
-    y44 = soxr.resample(np.asarray(y, dtype=np.float32), SAMPLE_RATE, ESSENTIA_SR).astype(
-        np.float32)
-    extractor = es.RhythmExtractor2013(method="multifeature", minTempo=int(params.min_bpm),
-                                       maxTempo=int(min(params.max_bpm, 250)))
+    y44 = soxr.resample(np.asarray(y, dtype=np.float32), sr, ESSENTIA_SR).astype(np.float32)
+    extractor = es.RhythmExtractor2013(method="multifeature", minTempo=int(min_bpm),
+                                       maxTempo=int(min(max_bpm, 250)))
     bpm, ticks, confidence, _, _ = extractor(y44)
     if bpm <= 0 or len(ticks) < 2:
         return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
-    beats = np.round(np.asarray(ticks) * SAMPLE_RATE).astype(np.int64)
+    beats = np.round(np.asarray(ticks) * sr).astype(np.int64)
     return BeatTrack(float(bpm), beats,
                      float(np.clip(confidence / ESSENTIA_MAX_CONFIDENCE, 0.0, 1.0)))
