@@ -114,10 +114,10 @@ def speed(vocals: pd.DataFrame, accs: list[np.ndarray], repeats: int) -> None:
     for name, kp in ACC_KEY_SETTINGS.items():
         def keys_of_all():
             for y in accs:
-                c = compute_chroma(y, params=kp)
+                c = compute_chroma(y, **kp.chroma_kwargs())
                 starts = np.arange(0, len(y) - 65536, SAMPLE_RATE // 2)
-                segment_keys(c, starts, params=kp)
-                track_key(c, params=kp)
+                segment_keys(c, starts, **kp.key_kwargs())
+                track_key(c, **kp.profile_kwargs())
         t, _ = cpu_time(keys_of_all, 1)
         print(f"{'keys ' + name:42s} {xrt(acc_total, t)}")
 

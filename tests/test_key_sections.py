@@ -47,13 +47,13 @@ def test_sections_find_the_key_change_and_both_keys(a, b):
     a, b = key_index(a), key_index(b)
     y, change = _two_keys(a, b)
     params = KeyParams(context="sections", **SHARP)
-    chroma = compute_chroma(y, params=params)
+    chroma = compute_chroma(y, **params.chroma_kwargs())
     sections = key_sections(chroma.frames, hop=chroma.hop, n_samples=len(y))
     assert len(sections.bounds) == 3, sections.bounds  # exactly one change
     assert abs(sections.bounds[1] - change) <= SR  # found within a second
     starts = np.array([0, change - SEGMENT_SAMPLES - SR, change - SEGMENT_SAMPLES // 2,
                        change + SR, len(y) - SEGMENT_SAMPLES])
-    keys = segment_keys(chroma, starts, params=params, n_samples=len(y))
+    keys = segment_keys(chroma, starts, n_samples=len(y), **params.key_kwargs())
     assert keys.key[[0, 1]].tolist() == [a, a] and keys.key[[3, 4]].tolist() == [b, b]
     assert keys.change_margin_s[2] < 0  # spans the change
     assert np.all(keys.change_margin_s[[0, 4]] > 1.0)
@@ -64,8 +64,8 @@ def test_one_key_gives_one_section():
     k = key_index("E minor")
     y = cadence(k, repeats=6)
     params = KeyParams(context="sections", **SHARP)
-    chroma = compute_chroma(y, params=params)
-    keys = segment_keys(chroma, np.array([0, SR * 5]), params=params, n_samples=len(y))
+    chroma = compute_chroma(y, **params.chroma_kwargs())
+    keys = segment_keys(chroma, np.array([0, SR * 5]), n_samples=len(y), **params.key_kwargs())
     assert keys.key.tolist() == [k, k] and np.all(np.isinf(keys.change_margin_s))
 
 

@@ -18,7 +18,7 @@ def test_profile_scores_identify_every_key_from_its_own_profile():
     assert scores.shape == (24, 24)
     np.testing.assert_array_equal(np.argmax(scores, axis=0), np.arange(24))
     np.testing.assert_allclose(np.diag(scores), 1.0)
-    key, strength, margin = keys_of_sums(profiles[[13]].T, KeyParams(profile="krumhansl"))
+    key, strength, margin = keys_of_sums(profiles[[13]].T, profile="krumhansl")
     assert key[0] == 13 and strength[0] == pytest.approx(1.0)
     assert margin[0] == pytest.approx(1.0 - np.sort(scores[:, 13])[-2])
 
@@ -31,7 +31,7 @@ def test_profile_scores_flat_chroma_is_zero():
 def test_c_major_triad_chroma_scores_c_major_first():
     chroma = np.zeros(12)
     chroma[[0, 4, 7]] = 1.0
-    assert keys_of_sums(chroma[:, None], KeyParams(profile="krumhansl"))[0][0] == 0
+    assert keys_of_sums(chroma[:, None], profile="krumhansl")[0][0] == 0
 
 
 SHARP = {"n_fft": 2048, "power": 1.0}  # chroma_stft settings that resolve low notes
@@ -43,28 +43,28 @@ def test_cadences_give_their_key(name, chroma):
     k = key_index(name)
     y = cadence(k)
     params = KeyParams(context="segment", **chroma)
-    c = compute_chroma(y, params=params)
-    assert track_key(c, params=params)[0] == k
-    keys = segment_keys(c, np.array([0]), params=params)
+    c = compute_chroma(y, **params.chroma_kwargs())
+    assert track_key(c, **params.profile_kwargs())[0] == k
+    keys = segment_keys(c, np.array([0]), **params.key_kwargs())
     assert keys.key[0] == k and 0.5 < keys.strength[0] <= 1.0 and keys.margin[0] > 0
 
 
 def test_essentia_krumhansl_profile_matches():
     k = key_index("E minor")
     params = KeyParams(method="essentia", essentia_profile="krumhansl")
-    c = compute_chroma(cadence(k), params=params)
-    assert track_key(c, params=params)[0] == k
+    c = compute_chroma(cadence(k), **params.chroma_kwargs())
+    assert track_key(c, **params.profile_kwargs())[0] == k
 
 
 def test_context_bounds_hand_computed():
     starts = np.array([0, 10 * 512])
-    lo, hi = context_bounds(starts, 1000, 512, params=KeyParams(context="segment"))
+    lo, hi = context_bounds(starts, 1000, 512, context="segment")
     np.testing.assert_array_equal(lo, [0, 10])
     np.testing.assert_array_equal(hi, [129, 139])
-    lo, hi = context_bounds(starts, 1000, 512, params=KeyParams(context="track"))
+    lo, hi = context_bounds(starts, 1000, 512, context="track")
     np.testing.assert_array_equal(lo, [0, 0]) and np.testing.assert_array_equal(hi, [1000, 1000])
     lo, hi = context_bounds(np.array([SR * 20]), 5000, 512,
-                            params=KeyParams(context="window", window_seconds=10.0))
+                            context="window", window_seconds=10.0)
     centre = (SR * 20 + SEGMENT_SAMPLES // 2) / 512
     assert lo[0] == round(centre - SR * 5 / 512) and hi[0] == round(centre + SR * 5 / 512) + 1
 
@@ -74,10 +74,10 @@ def test_segment_context_follows_a_key_change_track_does_not():
     y = np.concatenate([cadence(a, repeats=3), cadence(b, repeats=3)])
     starts = np.array([0, len(y) - SEGMENT_SAMPLES])
     seg = KeyParams(context="segment", **SHARP)
-    c = compute_chroma(y, params=seg)
-    np.testing.assert_array_equal(segment_keys(c, starts, params=seg).key, [a, b])
+    c = compute_chroma(y, **seg.chroma_kwargs())
+    np.testing.assert_array_equal(segment_keys(c, starts, **seg.key_kwargs()).key, [a, b])
     whole = KeyParams(context="track", **SHARP)
-    keys = segment_keys(c, starts, params=whole).key
+    keys = segment_keys(c, starts, **whole.key_kwargs()).key
     assert keys[0] == keys[1]
 
 
@@ -85,10 +85,10 @@ def test_weights_exclude_frames():
     a, b = key_index("C major"), key_index("F# major")
     y = np.concatenate([cadence(a, repeats=3), cadence(b, repeats=3)])
     params = KeyParams(context="track", **SHARP)
-    c = compute_chroma(y, params=params)
+    c = compute_chroma(y, **params.chroma_kwargs())
     weights = np.zeros(c.frames.shape[1])
     weights[: c.frames.shape[1] // 2 - 20] = 1.0
-    assert track_key(c, params=params, weights=weights)[0] == a
+    assert track_key(c, weights=weights, **params.profile_kwargs())[0] == a
 
 
 @pytest.mark.parametrize("bad", [{"method": "x"}, {"chroma": "mel"}, {"context": "bar"},
@@ -112,6 +112,6 @@ def test_pitch_chroma_finds_a_minor_melody_of_harmonic_rich_tones():
     chroma = pitch_chroma(spectrogram(y, n_fft=PITCH_N_FFT, power=1.0), n_fft=PITCH_N_FFT)
     assert set(np.flatnonzero(chroma.sum(axis=1))) <= set(pcs)
     params = KeyParams(chroma="pitch", context="track")
-    c = compute_chroma(y, params=params)
+    c = compute_chroma(y, **params.chroma_kwargs())
     np.testing.assert_array_equal(c.frames, chroma)
-    assert track_key(c, params=params)[0] == k
+    assert track_key(c, **params.profile_kwargs())[0] == k

@@ -12,7 +12,7 @@ SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/sche
 SECTIONS = {
     ("svd",): "pipeline.analysis.voicing:SvdParams",
     ("tempo",): "pipeline.analysis.tempo:TempoParams",
-    ("key",): "pipeline.analysis.keys:KeyParams",
+    ("key",): "pipeline.analysis.key_params:KeyParams",
     ("mashup",): "pipeline.mashup.mix:MashupParams",
     ("features",): "pipeline.dataset.features:FeatureParams",
     ("train",): "pipeline.train.params:TrainParams",

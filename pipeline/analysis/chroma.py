@@ -9,8 +9,9 @@ import functools
 
 import numpy as np
 
+from ..core.errors import ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, SAMPLE_RATE
-from .key_params import KeyParams
+from .key_params import CHROMAS, METHODS
 
 __all__ = ["Chroma", "PITCH_N_FFT", "compute_chroma", "pitch_chroma", "spectrogram"]
 
@@ -39,30 +40,47 @@ def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, power: float = 2.0) -> np.
     return magnitude if power == 1 else magnitude ** power
 
 
-def compute_chroma(y: np.ndarray, *, params: KeyParams = KeyParams(),
+def compute_chroma(y: np.ndarray, *, method: str = "ks", chroma: str = "stft",
+                   n_fft: int = 4096, power: float = 1.0, frame_norm: bool = False,
                    spec: np.ndarray | None = None) -> Chroma:
-    """Chroma frames of a whole file (mono, 22,050 Hz) for ``params.method``.
+    """Chroma frames of a whole file (mono, 22,050 Hz).
 
-    ``spec`` (``spectrogram(y, n_fft=params.n_fft, power=params.power)``, or with
-    ``PITCH_N_FFT`` and power 1 for "pitch") is reused when given.
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
+    method : "ks" | "essentia"  librosa chroma for Krumhansl-Schmuckler, or essentia HPCP
+    chroma : "stft" | "cqt" | "pitch"  the pitch-class frames for "ks" (``KeyParams``)
+    n_fft : int  STFT length (samples) of "stft" chroma; frames stay on the hop-512 grid
+    power : float  exponent of the STFT magnitude for "stft" chroma (1: magnitude)
+    frame_norm : bool  scale each frame to a maximum of 1
+    spec : np.ndarray [shape=(1 + n_fft // 2, n_frames)] or None
+        ``spectrogram(y, n_fft=n_fft, power=power)``, or with ``PITCH_N_FFT`` and power 1
+        for "pitch"; reused when given.
+
+    Returns
+    -------
+    Chroma
     """
     import librosa
 
-    if params.method == "essentia":
+    if method not in METHODS or chroma not in CHROMAS:
+        raise ParameterError(f"chroma method {method!r} / kind {chroma!r} not in "
+                             f"{METHODS} / {CHROMAS}")
+    if method == "essentia":
         return Chroma(_essentia_hpcp(y), ESSENTIA_HOP)
-    if params.chroma == "pitch":
+    if chroma == "pitch":
         if spec is None:
             spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)
         frames = pitch_chroma(spec, n_fft=PITCH_N_FFT)
-    elif params.chroma == "cqt":
+    elif chroma == "cqt":
         frames = librosa.feature.chroma_cqt(y=y, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
                                             tuning=0.0, norm=None)
     else:
         if spec is None:
-            spec = spectrogram(y, n_fft=params.n_fft, power=params.power)
-        frames = librosa.feature.chroma_stft(S=spec, sr=SAMPLE_RATE, n_fft=params.n_fft,
+            spec = spectrogram(y, n_fft=n_fft, power=power)
+        frames = librosa.feature.chroma_stft(S=spec, sr=SAMPLE_RATE, n_fft=n_fft,
                                              tuning=0.0, norm=None)
-    if params.frame_norm:
+    if frame_norm:
         peak = frames.max(axis=0, keepdims=True)
         frames = np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)
     return Chroma(frames, HOP_LENGTH)

@@ -97,6 +97,22 @@ class KeyParams:
             raise ConfigError(f"key.change_penalty: {self.change_penalty} must be >= 0")
 
 
+    def chroma_kwargs(self) -> dict:
+        """The keyword arguments of ``chroma.compute_chroma`` from this section."""
+        return {k: getattr(self, k) for k in ("method", "chroma", "n_fft", "power",
+                                              "frame_norm")}
+
+    def key_kwargs(self) -> dict:
+        """The keyword arguments of ``keys.segment_keys`` (and, without the context ones,
+        ``keys.track_key``) from this section."""
+        return {k: getattr(self, k) for k in ("method", "profile", "essentia_profile",
+                                              "context", "window_seconds", "section_block_s",
+                                              "section_context_s", "change_penalty")}
+
+    def profile_kwargs(self) -> dict:
+        """The keyword arguments of ``keys.track_key`` and ``keys.keys_of_sums``."""
+        return {k: getattr(self, k) for k in ("method", "profile", "essentia_profile")}
+
     def for_vocals(self) -> "KeyParams":
         """These parameters with the vocal chroma and context in place of the general ones."""
         return dataclasses.replace(self, chroma=self.vocal_chroma, context=self.vocal_context,

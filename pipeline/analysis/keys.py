@@ -19,7 +19,6 @@ import numpy as np
 from ..core.music import KEY_NAMES, key_index
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE, SEGMENT_SAMPLES
 from .chroma import Chroma
-from .key_params import KeyParams
 from .key_profiles import key_profile_scores
 from .key_sections import change_margins, key_sections
 
@@ -27,7 +26,8 @@ __all__ = ["SegmentKeys", "context_bounds", "key_names", "keys_of_sums", "segmen
            "track_key"]
 
 
-def context_bounds(starts: np.ndarray, n_frames: int, hop: int, *, params: KeyParams,
+def context_bounds(starts: np.ndarray, n_frames: int, hop: int, *, context: str = "segment",
+                   window_seconds: float = 8.0, sr: int = SAMPLE_RATE,
                    segment_samples: int = SEGMENT_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
     """First and one-past-last chroma frame of each segment's key context.
 
@@ -36,16 +36,20 @@ def context_bounds(starts: np.ndarray, n_frames: int, hop: int, *, params: KeyPa
     starts : np.ndarray [shape=(n,)]  segment starts (samples)
     n_frames : int  chroma frames in the file
     hop : int  samples per chroma frame
+    context : "segment" | "window" | "track"  the segment, a window centred on it, the file
+    window_seconds : float  length of the "window" context (s)
+    sr : int  sample rate (Hz)
+    segment_samples : int  segment length (samples)
 
     Returns
     -------
     lo, hi : np.ndarray [shape=(n,), int64]
     """
     starts = np.asarray(starts, dtype=np.int64)
-    if params.context == "track":
+    if context == "track":
         return np.zeros_like(starts), np.full_like(starts, n_frames)
-    if params.context == "window":
-        half = int(round(params.window_seconds * SAMPLE_RATE / 2))
+    if context == "window":
+        half = int(round(window_seconds * sr / 2))
         centre = starts + segment_samples // 2
         first, last = centre - half, centre + half
     else:
@@ -74,8 +78,11 @@ class SegmentKeys:
     change_margin_s: np.ndarray
 
 
-def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyParams(),
-                 weights: np.ndarray | None = None,
+def segment_keys(chroma: Chroma, starts: np.ndarray, *, method: str = "ks",
+                 profile: str = "albrecht", essentia_profile: str = "krumhansl",
+                 context: str = "sections", window_seconds: float = 8.0,
+                 section_block_s: float = 0.5, section_context_s: float = 2.0,
+                 change_penalty: float = 2.0, weights: np.ndarray | None = None,
                  n_samples: int | None = None) -> SegmentKeys:
     """Keys of the segments starting at ``starts`` (samples).
 
@@ -83,7 +90,11 @@ def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyP
     ----------
     chroma : Chroma  of the whole file
     starts : np.ndarray [shape=(n,)]  segment starts (samples)
-    params : KeyParams
+    method, profile, essentia_profile : see ``keys_of_sums``
+    context : "segment" | "window" | "sections" | "track"
+        What each segment's key is found over: itself, ``window_seconds`` (s) centred on it,
+        its one-key section (``key_sections`` with ``section_block_s`` / ``section_context_s``
+        seconds and ``change_penalty``), or the whole file.
     weights : np.ndarray [shape=(n_frames,)] or None
         Per-frame weights on the segment grid (hop 512), e.g. the voiced-frame mask, so
         unvoiced frames do not count.
@@ -97,41 +108,54 @@ def segment_keys(chroma: Chroma, starts: np.ndarray, *, params: KeyParams = KeyP
     frames = _weighted(chroma, weights)
     starts = np.asarray(starts, dtype=np.int64)
     n_samples = frames.shape[1] * chroma.hop if n_samples is None else int(n_samples)
-    if params.context == "sections":
-
-
+    keys = {"method": method, "profile": profile, "essentia_profile": essentia_profile}
+    if context == "sections":
         sections = key_sections(frames, hop=chroma.hop, n_samples=n_samples,
-                                block_s=params.section_block_s,
-                                context_s=params.section_context_s,
-                                change_penalty=params.change_penalty,
-                                profile=params.profile)
-        key, strength, margin = keys_of_sums(sections.sums, params)
+                                block_s=section_block_s, context_s=section_context_s,
+                                change_penalty=change_penalty, profile=profile)
+        key, strength, margin = keys_of_sums(sections.sums, **keys)
         mid = np.searchsorted(sections.bounds, starts + SEGMENT_SAMPLES // 2, side="right") - 1
         mid = np.clip(mid, 0, len(key) - 1)
         return SegmentKeys(key[mid], strength[mid], margin[mid],
                            change_margins(sections.bounds, starts))
-    lo, hi = context_bounds(starts, frames.shape[1], chroma.hop, params=params)
+    lo, hi = context_bounds(starts, frames.shape[1], chroma.hop, context=context,
+                            window_seconds=window_seconds)
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(frames, axis=1)], axis=1)
-    key, strength, margin = keys_of_sums(csum[:, hi] - csum[:, lo], params)
+    key, strength, margin = keys_of_sums(csum[:, hi] - csum[:, lo], **keys)
     return SegmentKeys(key, strength, margin, np.full(len(starts), np.inf))
 
 
-def keys_of_sums(sums: np.ndarray, params: KeyParams) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
-    """Key, strength and margin of each summed chroma vector (12, n) by ``params.method``."""
-    if params.method == "essentia":
-        return _essentia_keys(sums, params.essentia_profile)
-    scores = key_profile_scores(sums, params.profile)
+def keys_of_sums(sums: np.ndarray, *, method: str = "ks", profile: str = "albrecht",
+                 essentia_profile: str = "krumhansl") -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """Key, strength and margin of each summed chroma vector.
+
+    Parameters
+    ----------
+    sums : np.ndarray [shape=(12, n)]  summed chroma
+    method : "ks" | "essentia"  Krumhansl-Schmuckler with ``profile`` (a key of
+        ``key_profiles.PROFILES``), or essentia's ``Key`` with ``essentia_profile``
+
+    Returns
+    -------
+    key : np.ndarray [shape=(n,), int64]  key index (``pipeline.core.music``)
+    strength, margin : np.ndarray [shape=(n,)]  winning correlation; its lead on the second
+    """
+    if method == "essentia":
+        return _essentia_keys(sums, essentia_profile)
+    scores = key_profile_scores(sums, profile)
     top2 = np.sort(scores, axis=0)[-2:]
     return (np.argmax(scores, axis=0).astype(np.int64), top2[1].astype(np.float64),
             (top2[1] - top2[0]).astype(np.float64))
 
 
-def track_key(chroma: Chroma, *, params: KeyParams = KeyParams(),
-              weights: np.ndarray | None = None) -> tuple[int, float]:
-    """Key and strength of a whole file from its summed chroma."""
+def track_key(chroma: Chroma, *, method: str = "ks", profile: str = "albrecht",
+              essentia_profile: str = "krumhansl", weights: np.ndarray | None = None
+              ) -> tuple[int, float]:
+    """Key and strength of a whole file from its summed chroma (``weights`` per frame)."""
     total = _weighted(chroma, weights).sum(axis=1, keepdims=True)
-    key, strength, _ = keys_of_sums(total, params)
+    key, strength, _ = keys_of_sums(total, method=method, profile=profile,
+                                    essentia_profile=essentia_profile)
     return int(key[0]), float(strength[0])
 
 

@@ -134,10 +134,11 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
                          f"voiced frames {windows.voiced.mean():.0%} at threshold "
                          f"{windows.threshold:.3g}")
     reuse = key.method == "ks" and key.chroma == "pitch"
-    chroma = compute_chroma(y, params=key, spec=spec if reuse else None)
+    chroma = compute_chroma(y, spec=spec if reuse else None, **key.chroma_kwargs())
     weights = windows.voiced.astype(np.float64)
-    keys = segment_keys(chroma, windows.starts, params=key, weights=weights, n_samples=len(y))
-    whole_key, _ = track_key(chroma, params=key, weights=weights)
+    keys = segment_keys(chroma, windows.starts, weights=weights, n_samples=len(y),
+                        **key.key_kwargs())
+    whole_key, _ = track_key(chroma, weights=weights, **key.profile_kwargs())
     return VocalAnalysis(
         n_samples=len(y), starts=windows.starts,
         grid_shift=windows.starts - candidates[first[windows.index]],
@@ -166,9 +167,9 @@ def analyze_accompaniment(y: np.ndarray, *, key: KeyParams = KeyParams(),
     if not np.isfinite(beats.tempo_bpm) or len(beat_index) == 0:
         raise AudioError(path, "no beats")
     starts = beats.beat_samples[beat_index]
-    chroma = compute_chroma(y, params=key)
-    keys = segment_keys(chroma, starts, params=key, n_samples=len(y))
-    whole_key, _ = track_key(chroma, params=key)
+    chroma = compute_chroma(y, **key.chroma_kwargs())
+    keys = segment_keys(chroma, starts, n_samples=len(y), **key.key_kwargs())
+    whole_key, _ = track_key(chroma, **key.profile_kwargs())
     return AccompanimentAnalysis(
         n_samples=len(y), tempo_bpm=beats.tempo_bpm, tempo_confidence=beats.confidence,
         beat_samples=beats.beat_samples, beat_index=beat_index, starts=starts, key=keys.key,
