@@ -32,11 +32,15 @@ class Chroma:
     hop: int
 
 
-def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, power: float = 2.0) -> np.ndarray:
-    """|STFT|**power on the segment grid (hop 512, centred): shape (1 + n_fft // 2, n_frames)."""
+def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
+                power: float = 2.0) -> np.ndarray:
+    """|STFT|**power, centred frames: shape (1 + n_fft // 2, 1 + len(y) // hop_length).
+
+    ``n_fft`` and ``hop_length`` in samples (the segment grid: hop 512).
+    """
     import librosa
 
-    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=HOP_LENGTH, center=True))
+    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True))
     return magnitude if power == 1 else magnitude ** power
 
 
