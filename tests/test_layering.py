@@ -142,3 +142,16 @@ def test_the_checks_fire_on_an_upward_import_and_a_function_level_cycle(toy_pack
     assert ["pipeline.analysis.keys", "pipeline.analysis.sections",
             "pipeline.analysis.keys"] in cycles
     assert any("pipeline.core.audio" in c and "pipeline.mashup.mix" in c for c in cycles)
+
+
+def test_stage_commands_share_only_the_common_helpers():
+    """A CLI command never imports another command (only ``cli._common``)."""
+    offenders = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        if path.name in ("__init__.py", "_common.py"):
+            continue
+        for target in imports_of(path, PACKAGE):
+            if target.startswith("pipeline.cli") and target not in ("pipeline.cli",
+                                                                    "pipeline.cli._common"):
+                offenders.append(f"{module_name(path, PACKAGE)} imports {target}")
+    assert offenders == []

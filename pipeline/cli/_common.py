@@ -86,3 +86,20 @@ def load_params_dict(text: str) -> dict:
     if not isinstance(value, dict):
         raise ConfigError("--params must be a JSON object")
     return value
+
+
+def eval_params(args):
+    """The ``evaluate`` section from ``--params``; ``--seed`` when its seed is missing or null."""
+    from ..evaluate.protocol import EvalParams
+
+    values = with_global_seed(load_params_dict(args.params), getattr(args, "seed", None))
+    return params_from(EvalParams, values, "evaluate")
+
+
+def write_table(path: Path, table) -> None:
+    """``path`` (.parquet) and the same table as CSV beside it."""
+    from ..core.atomic import write_parquet, write_text
+
+    path = Path(path).with_suffix(".parquet")
+    write_parquet(path, table)
+    write_text(path.with_suffix(".csv"), table.to_csv(index=False, float_format="%.6g"))

@@ -7,8 +7,7 @@ import logging
 
 from ..evaluate.gmm_ubm import evaluate_gmm_ubm
 from ..evaluate.protocol import SCENARIOS
-from ._common import add_params_argument, add_seed_argument
-from .evaluate import eval_params, write_table
+from ._common import add_params_argument, add_seed_argument, eval_params, write_table
 
 log = logging.getLogger(__name__)
 

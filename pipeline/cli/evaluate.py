@@ -13,11 +13,10 @@ import re
 from functools import partial
 from pathlib import Path
 
-from ..core.atomic import write_json, write_parquet, write_text
+from ..core.atomic import write_json, write_parquet
 from ..core.errors import ConfigError, PipelineError
 from ..core.vocabulary import MODEL_NAMES
 from ..evaluate.protocol import (
-    EvalParams,
     embed_models,
     evaluate_snr,
     metrics_table,
@@ -29,9 +28,8 @@ from ..evaluate.protocol import (
 from ._common import (
     add_params_argument,
     add_seed_argument,
-    load_params_dict,
-    params_from,
-    with_global_seed,
+    eval_params,
+    write_table,
 )
 
 log = logging.getLogger(__name__)
@@ -51,12 +49,6 @@ def add_arguments(parser):
                         help="output directory (--dataset) or Parquet file (--snr-datasets)")
     add_seed_argument(parser)
     add_params_argument(parser, "evaluate")
-
-
-def eval_params(args) -> EvalParams:
-    """The ``evaluate`` section from ``--params``; ``--seed`` when its seed is missing or null."""
-    values = with_global_seed(load_params_dict(args.params), getattr(args, "seed", None))
-    return params_from(EvalParams, values, "evaluate")
 
 
 def is_pretrained(model, path) -> bool:
@@ -98,13 +90,6 @@ def parse_snr_datasets(values) -> dict:
         if not path:
             raise ConfigError(f"--snr-datasets expects DB=DIR, got {value!r}")
     return out
-
-
-def write_table(path: Path, table) -> None:
-    """``path`` (.parquet) and the same table as CSV beside it."""
-    path = Path(path).with_suffix(".parquet")
-    write_parquet(path, table)
-    write_text(path.with_suffix(".csv"), table.to_csv(index=False, float_format="%.6g"))
 
 
 def run(args) -> int:

@@ -16,8 +16,7 @@ from ..core.errors import PipelineError
 from ..evaluate.protocol import summary, tracks_from_table
 from ..evaluate.tsne import tsne_table
 from ..report.html import write_report
-from ._common import add_params_argument, add_seed_argument
-from .evaluate import eval_params, write_table
+from ._common import add_params_argument, add_seed_argument, eval_params, write_table
 
 log = logging.getLogger(__name__)
 
