@@ -8,9 +8,12 @@ lazily so ``--help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import logging
 import sys
+from pathlib import Path
 
 from ..core.errors import PipelineError
 
@@ -50,7 +53,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="<stage>")
     for name in COMMANDS:
-        if only is not None and name != only:
+        if only is None:  # the list of stages: first docstring lines, read without importing
+            sub.add_parser(name, help=command_summary(name))
+            continue
+        if name != only:
             sub.add_parser(name, add_help=False)  # no import: a job loads only its module
             continue
         try:
@@ -65,11 +71,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _summary(name: str) -> str | None:
-    try:
-        doc = (_module(name).__doc__ or "").strip()
-    except ImportError:
+def command_summary(name: str) -> str | None:
+    """First line of a command module's docstring, read from its source (no import: the
+    stage list would otherwise pay every stage's imports and numba compilation)."""
+    spec = importlib.util.find_spec(f"{__name__}.{COMMANDS[name]}")
+    if spec is None or spec.origin is None:
         return "(not available)"
+    doc = (ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or "").strip()
     return doc.splitlines()[0] if doc else None
 
 
