@@ -32,7 +32,7 @@ from .keys import segment_keys, track_key
 from .tempo import TempoParams, low_confidence, track_beats, vocal_tempo
 from .voicing import SvdParams, candidate_starts, detect_voiced_windows
 
-__all__ = ["AccompanimentAnalysis", "PARAM_SECTIONS", "SILENCE_RMS", "STAGE", "VocalAnalysis",
+__all__ = ["AccompanimentAnalysis", "AlignedWindows", "beat_aligned_windows", "PARAM_SECTIONS", "SILENCE_RMS", "STAGE", "VocalAnalysis",
            "analysis_params", "analyze_accompaniment", "analyze_accompaniment_shard",
            "analyze_vocal", "analyze_vocal_shard"]
 
@@ -91,6 +91,56 @@ def _audible_frame_rms(y: np.ndarray, *, floor: float, path) -> np.ndarray:
     return rms
 
 
+@dataclasses.dataclass(frozen=True)
+class AlignedWindows:
+    """The voiced windows of a vocal on its beat grid, and what found them.
+
+    Attributes
+    ----------
+    windows : VoicedWindows  kept windows (starts on the beat grid)
+    grid_shift : np.ndarray [shape=(n,), int64]  samples each kept window moved to the grid
+    beats : BeatTrack  the vocal's tempo
+    spec : np.ndarray  |STFT| with ``PITCH_N_FFT`` (reused by the "pitch" chroma)
+    """
+
+    windows: object
+    grid_shift: np.ndarray
+    beats: object
+    spec: np.ndarray
+
+
+def beat_aligned_windows(y: np.ndarray, *, svd: SvdParams = SvdParams(),
+                         tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
+                         path="<array>") -> AlignedWindows:
+    """The dataset's windows of one a-cappella recording (no keys): see ``analyze_vocal``.
+
+    Raises
+    ------
+    AudioError
+        reason "too short", "silent", "low tempo confidence" or "no voiced window".
+    """
+    rms = _audible_frame_rms(y, floor=svd.floor, path=path)
+    beats = vocal_tempo(y, table_bpm=table_bpm, vocal_source=tempo.vocal_source,
+                        **tempo.beat_kwargs())
+    doubt = low_confidence(beats, min_confidence=tempo.min_confidence)
+    if doubt:  # never mixed at a tempo the estimator itself doubts
+        raise AudioError(path, "low tempo confidence", doubt)
+    spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)  # onsets, and the "pitch" chroma
+    candidates = candidate_starts(len(y), svd.hop_samples)
+    aligned = beat_grid_starts(spectral_flux(spec, n_fft=PITCH_N_FFT), candidates,
+                               tempo_bpm=beats.tempo_bpm, n_samples=len(y),
+                               context_beats=tempo.vocal_grid_context_beats)
+    aligned, first = np.unique(aligned, return_index=True)  # at slow tempi two may meet
+    windows = detect_voiced_windows(rms=rms, n_samples=len(y), starts=aligned,
+                                    **dataclasses.asdict(svd))
+    if len(windows.starts) == 0:
+        raise AudioError(path, "no voiced window",
+                         f"voiced frames {windows.voiced.mean():.0%} at threshold "
+                         f"{windows.threshold:.3g}")
+    return AlignedWindows(windows, windows.starts - candidates[first[windows.index]], beats,
+                          spec)
+
+
 def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
                   tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
                   path="<array>") -> VocalAnalysis:
@@ -114,25 +164,9 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
         reason "too short", "silent", "low tempo confidence" (an estimated tempo below
         ``tempo.min_confidence``) or "no voiced window".
     """
-    rms = _audible_frame_rms(y, floor=svd.floor, path=path)
-    beats = vocal_tempo(y, table_bpm=table_bpm, vocal_source=tempo.vocal_source,
-                        **tempo.beat_kwargs())
-    doubt = low_confidence(beats, min_confidence=tempo.min_confidence)
-    if doubt:  # never mixed at a tempo the estimator itself doubts
-        raise AudioError(path, "low tempo confidence", doubt)
+    found = beat_aligned_windows(y, svd=svd, tempo=tempo, table_bpm=table_bpm, path=path)
+    windows, beats, spec = found.windows, found.beats, found.spec
     key = key.for_vocals()
-    spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)  # onsets, and the "pitch" chroma
-    candidates = candidate_starts(len(y), svd.hop_samples)
-    aligned = beat_grid_starts(spectral_flux(spec, n_fft=PITCH_N_FFT), candidates,
-                               tempo_bpm=beats.tempo_bpm, n_samples=len(y),
-                               context_beats=tempo.vocal_grid_context_beats)
-    aligned, first = np.unique(aligned, return_index=True)  # at slow tempi two may meet
-    windows = detect_voiced_windows(rms=rms, n_samples=len(y), starts=aligned,
-                                    **dataclasses.asdict(svd))
-    if len(windows.starts) == 0:
-        raise AudioError(path, "no voiced window",
-                         f"voiced frames {windows.voiced.mean():.0%} at threshold "
-                         f"{windows.threshold:.3g}")
     reuse = key.method == "ks" and key.chroma == "pitch"
     chroma = compute_chroma(y, spec=spec if reuse else None, **key.chroma_kwargs())
     weights = windows.voiced.astype(np.float64)
@@ -141,7 +175,7 @@ def analyze_vocal(y: np.ndarray, *, svd: SvdParams = SvdParams(), key: KeyParams
     whole_key, _ = track_key(chroma, weights=weights, **key.profile_kwargs())
     return VocalAnalysis(
         n_samples=len(y), starts=windows.starts,
-        grid_shift=windows.starts - candidates[first[windows.index]],
+        grid_shift=found.grid_shift,
         voiced_ratio=windows.voiced_ratio, rms=windows.rms, key=keys.key,
         key_strength=keys.strength, key_margin=keys.margin, track_key=whole_key,
         voiced_rate=float(windows.voiced.mean()),

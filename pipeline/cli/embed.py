@@ -29,8 +29,8 @@ def add_arguments(parser):
     parser.add_argument("--labels", default=None, metavar="CSV",
                         help="CSV with columns path,singer (overrides --singer per file)")
     parser.add_argument("--analysis-params", default="{}", metavar="JSON|@FILE",
-                        help='the analysis sections {"svd": ..., "key": ..., "tempo": ...} '
-                             "(mono windows are cut as the dataset's; default: the defaults)")
+                        help='the analysis sections {"svd": ..., "tempo": ...} (mono windows are '
+                             "cut as the dataset's; default: the defaults)")
     parser.add_argument("--tempo-bpm", type=float, default=None,
                         help="the tempo of every mono file, as a tempo table gives it "
                              "(default: estimated from the audio)")
@@ -47,7 +47,7 @@ def read_labels(path) -> dict:
 
 def run(args) -> int:
     params = params_from(EmbedParams, load_params_dict(args.params), "embed")
-    svd, key, tempo = analysis_params(load_params_dict(args.analysis_params))
+    svd, _, tempo = analysis_params(load_params_dict(args.analysis_params))  # keys: unused
     files = audio_files(args.files)
     singers = {str(f): args.singer for f in files}
     if args.labels:
@@ -55,7 +55,7 @@ def run(args) -> int:
     model = load_model(args.model)
     tempi = {str(f): args.tempo_bpm for f in files} if args.tempo_bpm else None
     tracks, segments, skipped = embed_files(files, model=model, domain=args.domain,
-                                            params=params, svd=svd, key=key, tempo=tempo,
+                                            params=params, svd=svd, tempo=tempo,
                                             singers=singers, tempi=tempi)
     segments_path, skipped_path = sidecar_paths(args.out)
     write_parquet(segments_path, segments)

@@ -1,7 +1,7 @@
 """Embedding any audio with a trained model, and querying an index of embedded tracks.
 
 A recording is cut into ``SEGMENT_SAMPLES`` windows: a-cappella ("mono") recordings as the
-dataset cuts its performances (``pipeline.analysis.stage.analyze_vocal``: voiced windows on the
+dataset cuts its performances (``pipeline.analysis.stage.beat_aligned_windows``: voiced windows on the
 vocal's beat grid), mixes at evenly spaced windows.  The log-mel uses the settings the model
 was trained on (its ``model.json``) and is rounded to float16 as a shard stores it.  Each window becomes a 129 x 128 log-mel segment and a segment vector; a track
 vector is the mean of its (up to ``segments_per_track``) segment vectors, as in evaluation.
@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.key_params import KeyParams
-from ..analysis.stage import analyze_vocal
+from ..analysis.stage import beat_aligned_windows
 from ..analysis.tempo import TempoParams
 from ..analysis.voicing import SvdParams, candidate_starts, spread_evenly
 from ..core.audio import AUDIO_EXTENSIONS, load_audio
@@ -65,12 +64,12 @@ def feature_params(model: EmbeddingModel) -> FeatureParams:
 
 
 def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedParams(),
-                  svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
+                  svd: SvdParams = SvdParams(),
                   tempo: TempoParams = TempoParams(), table_bpm: float = math.nan,
                   path="<array>") -> np.ndarray:
     """Starts (samples) of the windows embedded for one recording ``y`` (22,050 Hz mono).
 
-    Mono: the dataset's own windows (``pipeline.analysis.stage.analyze_vocal``: voiced windows
+    Mono: the dataset's own windows (``pipeline.analysis.stage.beat_aligned_windows``: voiced windows
     moved onto the vocal's beat grid), the first ``segments_per_track`` of them, as the
     evaluation's track vectors take them; ``table_bpm`` is the tempo-table entry (NaN:
     estimated from the audio, as for a corpus without a table).  Mix: ``segments_per_track``
@@ -82,8 +81,8 @@ def window_starts(y: np.ndarray, *, domain: str, params: EmbedParams = EmbedPara
         A mono recording without a usable window ("too short", "silent", "no voiced window").
     """
     if domain_name(domain) == "mono":
-        windows = analyze_vocal(y, svd=svd, key=key, tempo=tempo, table_bpm=table_bpm, path=path)
-        return windows.starts[:params.segments_per_track]
+        found = beat_aligned_windows(y, svd=svd, tempo=tempo, table_bpm=table_bpm, path=path)
+        return found.windows.starts[:params.segments_per_track]
     starts = candidate_starts(len(y), params.mix_hop_samples)
     return starts[spread_evenly(len(starts), params.segments_per_track)]
 
@@ -111,7 +110,7 @@ def model_id(model: EmbeddingModel) -> str:
 
 def embed_recording(y: np.ndarray, *, model: EmbeddingModel, domain: str,
                     params: EmbedParams = EmbedParams(), svd: SvdParams = SvdParams(),
-                    key: KeyParams = KeyParams(), tempo: TempoParams = TempoParams(),
+                    tempo: TempoParams = TempoParams(),
                     table_bpm: float = math.nan, path="<array>"):
     """Segment vectors of one recording, with the model's own log-mel settings.
 
@@ -120,7 +119,7 @@ def embed_recording(y: np.ndarray, *, model: EmbeddingModel, domain: str,
     starts : np.ndarray [shape=(n,)]  window starts (samples)
     vectors : np.ndarray [shape=(n, 256), float32]  (n = 0 when no window qualifies)
     """
-    starts = window_starts(y, domain=domain, params=params, svd=svd, key=key, tempo=tempo,
+    starts = window_starts(y, domain=domain, params=params, svd=svd, tempo=tempo,
                            table_bpm=table_bpm, path=path)
     if len(starts) == 0:
         return starts, np.zeros((0, model.config.embedding_dim), dtype=np.float32)
@@ -140,7 +139,7 @@ def audio_files(paths) -> list[Path]:
 
 
 def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParams = EmbedParams(),
-                svd: SvdParams = SvdParams(), key: KeyParams = KeyParams(),
+                svd: SvdParams = SvdParams(),
                 tempo: TempoParams = TempoParams(), singers: dict | None = None,
                 tempi: dict | None = None):
     """Embed recordings; files that cannot be used are recorded, not dropped.
@@ -150,7 +149,7 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
     paths : list of path
     model : EmbeddingModel
     domain : "mono" | "mixed"
-    svd, key, tempo : the analysis stage's parameters (mono windows, as the dataset's)
+    svd, tempo : the analysis stage's parameters (mono windows, as the dataset's)
     singers : dict or None
         Singer label per path (as given); missing -> "".
     tempi : dict or None
@@ -169,7 +168,7 @@ def embed_files(paths, *, model: EmbeddingModel, domain: str, params: EmbedParam
         try:
             y = load_audio(path)
             starts, vectors = embed_recording(
-                y, model=model, domain=domain, params=params, svd=svd, key=key, tempo=tempo,
+                y, model=model, domain=domain, params=params, svd=svd, tempo=tempo,
                 table_bpm=float((tempi or {}).get(str(path), math.nan)), path=path)
         except AudioError as exc:
             skipped.append({"path": str(path), "reason": exc.reason, "detail": exc.detail})
