@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = ["ACCOMPANIMENT_MANIFEST", "EMBED_SEGMENTS", "EMBED_SKIPPED", "EMBED_TRACKS",
            "DATASET_INDEX", "METRICS_TABLE", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
            "TRAIN_LOG", "ACC_SEGMENTS", "ACC_TRACKS", "UNMATCHED", "VOCAL_MANIFEST",
-           "VOCAL_WINDOWS", "columns"]
+           "VOCAL_WINDOWS"]
 
 # ingest
 VOCAL_MANIFEST = {"id": "str", "path": "str", "singer": "str", "song": "str",
@@ -94,8 +94,3 @@ TABLES = {
     "embed OUT.segments.parquet": EMBED_SEGMENTS,
     "embed OUT.skipped.parquet": EMBED_SKIPPED,
 }
-
-
-def columns(schema: dict) -> list[str]:
-    """The column names of ``schema``, in order."""
-    return list(schema)

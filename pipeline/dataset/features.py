@@ -20,11 +20,12 @@ import functools
 import numpy as np
 import scipy.fft
 
+from ..core.config import SPEED_KEYS
 from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES
 
-__all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "data_params", "log_mel",
-           "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings"]
+__all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "log_mel",
+           "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings", "value_params"]
 
 COMPRESSIONS = ("log1p10", "db", "none")
 
@@ -60,9 +61,10 @@ class FeatureParams:
             raise ConfigError(f"features.batch_size must be >= 1, got {self.batch_size}")
 
 
-def data_params(params: FeatureParams) -> dict:
-    """The parameters that change the feature values (``batch_size`` does not)."""
-    return {"compression": params.compression, "amin": params.amin}
+def value_params(params: FeatureParams) -> dict:
+    """The parameters that change the feature values: all but ``core.config.SPEED_KEYS``."""
+    speed = SPEED_KEYS.get("features", ())
+    return {k: v for k, v in dataclasses.asdict(params).items() if k not in speed}
 
 
 def mel_settings(params: FeatureParams) -> dict:
@@ -71,7 +73,7 @@ def mel_settings(params: FeatureParams) -> dict:
             "window": "hann", "center": True, "pad_mode": "constant", "n_mels": N_MELS,
             "fmin": 0.0, "fmax": SAMPLE_RATE / 2, "htk": False, "norm": "slaney",
             "magnitude": "abs (power 1)", "frames": SEGMENT_FRAMES,
-            "layout": "(segments, frames, bands)", **data_params(params)}
+            "layout": "(segments, frames, bands)", **value_params(params)}
 
 
 @functools.lru_cache(maxsize=4)
