@@ -110,6 +110,20 @@ def test_random_baseline_near_chance_and_deterministic(dataset):
     assert pivot["random"].unstack()["top1"].mean() < 0.25
 
 
+def test_every_estimate_has_its_bootstrap_interval_and_chance_none(dataset):
+    table = evaluate.evaluate_models(dataset, {("X", False): shifted_mix}, params=PARAMS)
+    estimated = table[table["model"] != "chance"]
+    assert (estimated["ci_low"] <= estimated["value"] + 1e-12).all()
+    assert (estimated["value"] <= estimated["ci_high"] + 1e-12).all()
+    # shifted_mix is perfect within a domain (a point interval at 1) and wrong across, and
+    # the random baseline varies over queries, so its interval has width
+    x = table[(table["model"] == "X") & (table["metric"] == "top1")].set_index("scenario")
+    assert x.loc["Mono2Mono", ["ci_low", "ci_high"]].tolist() == [1.0, 1.0]
+    rand = table[(table["model"] == "random") & (table["metric"] == "top1")]
+    assert (rand["ci_high"] > rand["ci_low"]).all()
+    assert table.loc[table["model"] == "chance", ["ci_low", "ci_high"]].isna().all().all()
+
+
 def test_track_vector_is_mean_of_first_segments_of_mix_index_0(dataset):
     params = evaluate.EvalParams(segments_per_track=2)
     rows = evaluate.select_segments(read_index(dataset), subsets=["test_query"],

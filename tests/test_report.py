@@ -1,5 +1,6 @@
 """Report: every figure present and embedded, published numbers marked, reproducible, renders."""
 
+import html as html_module
 import json
 import re
 import shutil
@@ -163,3 +164,61 @@ def test_scratch_only_models_still_appear_in_the_main_figures(rng):
     rows = figures.main_rows(table)
     assert set(rows.loc[rows["model"] == "MONO", "pretrained"]) == {False}
     assert set(rows.loc[rows["model"] == "CROSS", "pretrained"]) == {True}
+
+
+def ordering_table(gmm_mono2mix: float, cross_mono2mix: float):
+    """top1 of GMM-UBM, CROSS and MONO on Mono2Mix with +-0.05 intervals, chance 0.05."""
+    records = []
+    for model, value in (("GMM-UBM", gmm_mono2mix), ("CROSS", cross_mono2mix), ("MONO", 0.10),
+                         ("chance", 0.05)):
+        ci = (np.nan, np.nan) if model == "chance" else (value - 0.05, value + 0.05)
+        records.append({"model": model, "pretrained": model in ("CROSS", "MONO"),
+                        "scenario": "Mono2Mix", "metric": "top1", "value": value, "n": 70,
+                        "ci_low": ci[0], "ci_high": ci[1]})
+    return tidy(records)
+
+
+def test_sentences_follow_the_numbers_and_flip_with_them():
+    from pipeline.report import findings
+
+    gmm_best = ordering_table(gmm_mono2mix=0.42, cross_mono2mix=0.26)
+    said = " ".join(findings.findings(gmm_best))
+    assert "Mono2Mix: GMM-UBM scores highest, 0.42 [0.37, 0.47]" in said
+    assert "next, CROSS at 0.26, is outside that interval" in said
+    assert "GMM-UBM on Mono2Mix: 0.42 [0.37, 0.47] against chance 0.05, 8.4x chance" in said
+    assert "CROSS 0.26 [0.21, 0.31] is below GMM-UBM" in said
+    assert "is above MONO" in said and "(2.6x)" in said
+    assert "near chance" not in said and "indistinguishable" not in said
+
+    flipped = " ".join(findings.findings(ordering_table(gmm_mono2mix=0.07, cross_mono2mix=0.40)))
+    assert "Mono2Mix: CROSS scores highest" in flipped
+    assert "GMM-UBM on Mono2Mix: 0.07 [0.02, 0.12] against chance 0.05, " \
+           "indistinguishable from chance" in flipped
+    assert "CROSS 0.40 [0.35, 0.45] is above GMM-UBM" in flipped
+
+    close = findings.best_sentence(ordering_table(0.42, 0.40), "Mono2Mix")
+    assert close.endswith("CROSS at 0.40, is inside that interval.")
+
+    bare = ordering_table(0.42, 0.26).assign(ci_low=np.nan, ci_high=np.nan)
+    said = " ".join(findings.findings(bare))  # without intervals nothing claims a separation
+    assert "outside" not in said and "above it" not in said
+    assert "GMM-UBM on Mono2Mix: 0.42 against chance 0.05, 8.4x chance (no interval" in said
+
+
+def test_report_prints_the_derived_sentences_not_a_fixed_claim(tmp_path):
+    for gmm, expected in ((0.42, "8.4x chance, above it"), (0.07, "indistinguishable")):
+        out = tmp_path / f"r{gmm}.html"
+        report.write_report(out, metrics=ordering_table(gmm, 0.26), figures_dir=tmp_path / "f")
+        text = html_module.unescape(out.read_text())
+        assert expected in text and "expected near chance" not in text
+        assert "95% percentile bootstrap interval (1000 resamples of the query tracks)" in text
+
+
+def test_figures_draw_the_intervals_as_error_bars(rng):
+    table = ordering_table(0.42, 0.26)
+    fig = figures.plot_identification(table)
+    bars = [c for c in fig.axes[0].collections if c.__class__.__name__ == "LineCollection"
+            and len(c.get_segments()) and c.get_segments()[0][0][0] == c.get_segments()[0][1][0]]
+    spans = sorted(round(s[1][1] - s[0][1], 6) for c in bars for s in c.get_segments())
+    assert spans == [0.1, 0.1, 0.1]  # one vertical bar of width 2 x 0.05 per model, none for chance
+    figures.plt.close(fig)

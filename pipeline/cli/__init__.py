@@ -37,6 +37,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "baseline": "baseline",
     "report": "report",
+    "compare-runs": "compare_runs",
     "account": "account",
 }
 

@@ -74,7 +74,8 @@ def run(args) -> int:
     figures_dir = Path(args.figures) if args.figures else Path(args.out).parent / "figures"
     made = write_report(args.out, metrics=metrics, figures_dir=figures_dir,
                         snr=_read(args.snr) if args.snr else None, tsne=tsne, card=card,
-                        index=index, accounting=accounting, title=args.title)
+                        index=index, accounting=accounting, title=args.title,
+                        interval=params.bootstrap.describe())
     if args.combined:
         write_table(Path(args.combined), metrics)
         write_json(Path(args.combined).with_suffix(".json"), summary(metrics))

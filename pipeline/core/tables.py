@@ -13,7 +13,7 @@ again.
 from __future__ import annotations
 
 __all__ = ["ACCOMPANIMENT_MANIFEST", "EMBED_SEGMENTS", "EMBED_SKIPPED", "EMBED_TRACKS",
-           "DATASET_INDEX", "METRICS_TABLE", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
+           "DATASET_INDEX", "METRICS_TABLE", "RUN_SPREAD", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
            "TRAIN_LOG", "ACC_SEGMENTS", "ACC_TRACKS", "UNMATCHED", "VOCAL_MANIFEST",
            "VOCAL_WINDOWS"]
 
@@ -68,7 +68,10 @@ TRAIN_LOG = {"epoch": "int64", "train_loss": "float64", "valid_loss": "float64",
              "valid_acc": "float64", "lr": "float64", "seconds": "float64"}
 # evaluate
 METRICS_TABLE = {"model": "str", "pretrained": "bool", "scenario": "str", "metric": "str",
-                 "value": "float64", "n": "int64"}
+                 "value": "float64", "n": "int64", "ci_low": "float64", "ci_high": "float64"}
+RUN_SPREAD = {"model": "str", "pretrained": "bool", "scenario": "str", "metric": "str",
+              "runs": "int64", "mean": "float64", "std": "float64", "min": "float64",
+              "max": "float64"}
 EMBED_TRACKS = {"path": "str", "track": "str", "singer": "str", "domain": "str",
                 "n_segments": "int64", "model_id": "str", "embedding": "object"}
 EMBED_SEGMENTS = {"path": "str", "track": "str", "singer": "str", "domain": "str",
@@ -90,6 +93,7 @@ TABLES = {
     "index-{k:06d}.parquet": DATASET_INDEX,
     "train_log.csv": TRAIN_LOG,
     "metrics.parquet": METRICS_TABLE,
+    "compare-runs OUT": RUN_SPREAD,
     "embed OUT.parquet": EMBED_TRACKS,
     "embed OUT.segments.parquet": EMBED_SEGMENTS,
     "embed OUT.skipped.parquet": EMBED_SKIPPED,

@@ -29,7 +29,15 @@ from scipy.fft import dct
 from ..core.errors import PipelineError
 from ..core.random import rng_for
 from ..dataset.reader import ShardReader, read_index
-from .protocol import SCENARIOS, TEST_SUBSETS, EvalParams, scores_metrics, select_segments, tidy
+from .protocol import (
+    SCENARIOS,
+    TEST_SUBSETS,
+    EvalParams,
+    metric_records,
+    scores_metrics,
+    select_segments,
+    tidy,
+)
 
 __all__ = ["MODEL_NAME", "evaluate_gmm_ubm", "fit_ubm", "frame_log_likelihood", "llr_scores",
            "load_mfcc", "map_adapt_means", "mfcc_from_logmel", "top_components", "train_ubm"]
@@ -245,8 +253,6 @@ def evaluate_gmm_ubm(dataset_dir, *, params: EvalParams,
             db_scores.append(both[len(singers):])
         result = scores_metrics(np.array(id_scores), query_tracks["singer"].to_numpy(), singers,
                                 np.array(db_scores), model_tracks["singer"].to_numpy(),
-                                k=params.retrieval_k)
-        for metric, (value, n) in result.items():
-            records.append({"model": MODEL_NAME, "pretrained": False, "scenario": name,
-                            "metric": metric, "value": value, "n": n})
+                                k=params.retrieval_k, bootstrap=params.bootstrap)
+        records += metric_records(result, model=MODEL_NAME, pretrained=False, scenario=name)
     return tidy(records)

@@ -31,10 +31,11 @@ from ..core.tables import METRICS_TABLE
 from ..core.vectors import group_means
 from ..dataset.reader import ShardReader, read_index
 from . import metrics
+from .intervals import Bootstrap, per_query_metrics, summarise
 
 __all__ = ["BASELINE_MODELS", "EvalParams", "SCENARIOS", "TEST_SUBSETS", "TOP_K", "TrackSet",
            "baseline_records", "embed_models", "embed_segments", "embed_tracks",
-           "evaluate_models", "evaluate_snr", "metrics_table", "random_tracks",
+           "evaluate_models", "evaluate_snr", "metric_records", "metrics_table", "random_tracks",
            "scenario_records", "scores_metrics", "select_segments", "singer_models", "summary",
            "tidy", "track_labels", "track_table", "track_vectors", "tracks_from_table",
            "unseen_segments", "vector_metrics"]
@@ -70,6 +71,8 @@ class EvalParams:
     ubm_frames: int = 200_000  # training frames the UBM is fitted on (whole segments)
     n_mfcc: int = 13  # MFCCs per frame (DCT-II of the log-mel frame, c0 kept)
     snr_sweep_db: tuple = (-5.0, 0.0, 5.0, 10.0)  # ratios the DAG regenerates test mixes at
+    bootstrap_resamples: int = 1000  # resamples of the query tracks per interval (0: none)
+    ci_level: float = 0.95  # coverage of the percentile bootstrap interval
     seed: int | None = None  # None: the global seed a driver passes (--seed), else 0
 
     def __post_init__(self):
@@ -86,6 +89,13 @@ class EvalParams:
             raise ConfigError("evaluate.gmm_top_components must be >= 0")
         if self.gmm_relevance < 0:
             raise ConfigError(f"evaluate.gmm_relevance must be >= 0, got {self.gmm_relevance}")
+        self.bootstrap  # validates bootstrap_resamples and ci_level
+
+    @property
+    def bootstrap(self) -> Bootstrap:
+        """The confidence intervals' bootstrap (seeded by this stage's seed)."""
+        return Bootstrap(resamples=self.bootstrap_resamples, level=self.ci_level,
+                         seed=self.seed)
 
 
 @dataclasses.dataclass
@@ -160,32 +170,41 @@ def singer_models(tracks: TrackSet) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scores_metrics(id_scores, query_singers, model_singers, db_scores, db_singers, *,
-                   k: int) -> dict:
+                   k: int, bootstrap: Bootstrap = Bootstrap()) -> dict:
     """Identification (top-1, top-5) and retrieval (P@k, R@k, mAP) metrics from score
-    matrices: ``{metric: (value, n)}``."""
-    out = metrics.identification_metrics(id_scores, query_singers, model_singers, ks=TOP_K)
-    out.update(metrics.retrieval_metrics(db_scores, query_singers, db_singers, k=k))
-    return out
+    matrices, with bootstrap intervals over the queries: ``{metric: (value, n, ci_low,
+    ci_high)}``."""
+    return summarise(per_query_metrics(id_scores, query_singers, model_singers, db_scores,
+                                       db_singers, ks=TOP_K, k=k), bootstrap)
 
 
-def vector_metrics(query: TrackSet, target: TrackSet, *, k: int) -> dict:
+def vector_metrics(query: TrackSet, target: TrackSet, *, k: int,
+                   bootstrap: Bootstrap = Bootstrap()) -> dict:
     """Metrics of query tracks against target-domain ``test_model`` tracks, by cosine."""
     models = target.where(target.subset == "test_model")
     labels, singer_vectors = singer_models(models)
     return scores_metrics(metrics.cosine_similarity(query.vectors, singer_vectors),
                           query.singer, labels,
                           metrics.cosine_similarity(query.vectors, models.vectors),
-                          models.singer, k=k)
+                          models.singer, k=k, bootstrap=bootstrap)
 
 
-def scenario_records(tracks: dict[str, TrackSet], *, scenarios, k: int) -> list[dict]:
-    """Tidy records ``{scenario, metric, value, n}`` for each scenario."""
+def metric_records(result: dict, **keys) -> list[dict]:
+    """Tidy records ``{**keys, metric, value, n, ci_low, ci_high}`` from
+    :func:`scores_metrics` output."""
+    return [dict(keys, metric=metric, value=value, n=n, ci_low=lo, ci_high=hi)
+            for metric, (value, n, lo, hi) in result.items()]
+
+
+def scenario_records(tracks: dict[str, TrackSet], *, scenarios, k: int,
+                     bootstrap: Bootstrap = Bootstrap()) -> list[dict]:
+    """Tidy records ``{scenario, metric, value, n, ci_low, ci_high}`` for each scenario."""
     records = []
     for name in scenarios:
         source, target = SCENARIOS[name]
         query = tracks[source].where(tracks[source].subset == "test_query")
-        for metric, (value, n) in vector_metrics(query, tracks[target], k=k).items():
-            records.append({"scenario": name, "metric": metric, "value": value, "n": n})
+        records += metric_records(vector_metrics(query, tracks[target], k=k,
+                                                 bootstrap=bootstrap), scenario=name)
     return records
 
 
@@ -208,11 +227,13 @@ def baseline_records(tracks: TrackSet, *, params: EvalParams, scenarios) -> list
     for name in scenarios:
         rand = {d: random_tracks(tracks, dim=params.random_dim, seed=params.seed,
                                  label=f"{name}/{d}") for d in ("mono", "mix")}
-        for record in scenario_records(rand, scenarios=[name], k=params.retrieval_k):
+        for record in scenario_records(rand, scenarios=[name], k=params.retrieval_k,
+                                       bootstrap=params.bootstrap):
             records.append({"model": "random", "pretrained": False, **record})
-        for metric, (value, n) in chance.items():
+        for metric, (value, n) in chance.items():  # exact expectations: no interval
             records.append({"model": "chance", "pretrained": False, "scenario": name,
-                            "metric": metric, "value": value, "n": n})
+                            "metric": metric, "value": value, "n": n,
+                            "ci_low": float("nan"), "ci_high": float("nan")})
     return records
 
 
@@ -247,11 +268,13 @@ def metrics_table(tracks_by_model: dict, *, params: EvalParams, scenarios=tuple(
     """The tidy metrics table from :func:`embed_models` output.
 
     With ``labels`` (any TrackSet of the test tracks) the random-embedding baseline and the
-    chance levels are added.  Columns: model, pretrained, scenario, metric, value, n.
+    chance levels are added.  Columns: model, pretrained, scenario, metric, value, n,
+    ci_low, ci_high (the bootstrap interval of ``params.bootstrap``; NaN for chance).
     """
     records = []
     for (name, pretrained), tracks in tracks_by_model.items():
-        for record in scenario_records(tracks, scenarios=scenarios, k=params.retrieval_k):
+        for record in scenario_records(tracks, scenarios=scenarios, k=params.retrieval_k,
+                                       bootstrap=params.bootstrap):
             records.append({"model": name, "pretrained": bool(pretrained), **record})
     if labels is not None:
         records.extend(baseline_records(labels, params=params, scenarios=scenarios))
@@ -321,7 +344,7 @@ def tidy(records: list[dict]) -> pd.DataFrame:
     """Records -> the metrics table with typed columns in the contract order."""
     table = pd.DataFrame.from_records(records, columns=list(METRICS_TABLE))
     return table.astype({"model": str, "pretrained": bool, "scenario": str, "metric": str,
-                         "value": float, "n": "int64"})
+                         "value": float, "n": "int64", "ci_low": float, "ci_high": float})
 
 
 BASELINE_MODELS = ("random", "chance", "GMM-UBM")

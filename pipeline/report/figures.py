@@ -79,7 +79,10 @@ def _bars(ax, table: pd.DataFrame, metric: str, *, back_metric: str | None = Non
     rows = main_rows(table)
     models = ordered([m for m in rows["model"] if m != "chance"], MODEL_ORDER)
     scenarios = ordered(rows["scenario"], SCENARIO_ORDER)
-    value = rows.set_index(["model", "scenario", "metric"])["value"]
+    indexed = rows.set_index(["model", "scenario", "metric"])
+    value = indexed["value"]
+    low = indexed["ci_low"] if "ci_low" in indexed else value * np.nan
+    high = indexed["ci_high"] if "ci_high" in indexed else value * np.nan
     width = 0.8 / max(1, len(models))
     for i, model in enumerate(models):
         x = np.arange(len(scenarios)) - 0.4 + width * (i + 0.5)
@@ -88,12 +91,18 @@ def _bars(ax, table: pd.DataFrame, metric: str, *, back_metric: str | None = Non
             back = [value.get((model, s, back_metric), np.nan) for s in scenarios]
             ax.bar(x, back, width, color=colour, alpha=0.35, hatch="//", edgecolor=colour,
                    linewidth=0)
-        front = [value.get((model, s, metric), np.nan) for s in scenarios]
+        front = np.array([value.get((model, s, metric), np.nan) for s in scenarios])
         ax.bar(x, front, width, color=colour, label=model)
+        lo = np.array([low.get((model, s, metric), np.nan) for s in scenarios])
+        hi = np.array([high.get((model, s, metric), np.nan) for s in scenarios])
+        has = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(front)
+        if has.any():  # the bootstrap interval as an asymmetric error bar
+            ax.errorbar(x[has], front[has], yerr=[front[has] - lo[has], hi[has] - front[has]],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=1.5)
         if label_values:
-            for xi, v in zip(x, front):
+            for xi, v, top in zip(x, front, np.where(has, hi, front)):
                 if np.isfinite(v):
-                    ax.text(xi, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=6,
+                    ax.text(xi, top + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=6,
                             rotation=90)
     for j, scenario in enumerate(scenarios):
         for m, style in ((metric, "-"), (back_metric, "--")):
@@ -101,7 +110,7 @@ def _bars(ax, table: pd.DataFrame, metric: str, *, back_metric: str | None = Non
             if np.isfinite(level):
                 ax.hlines(level, j - 0.45, j + 0.45, colors="0.3", linestyles=style, linewidth=1)
     ax.set_xticks(np.arange(len(scenarios)), scenarios)
-    ax.set_ylim(0, 1.12)
+    ax.set_ylim(0, 1.2)
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -110,7 +119,8 @@ def plot_identification(table: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(9, 4))
     _bars(ax, table, "top1", back_metric="top5")
     ax.set_ylabel("accuracy")
-    ax.set_title("Singer identification: top-1 (solid, value) and top-5 (hatched); "
+    ax.set_title("Singer identification: top-1 (solid, value; bar: interval) and top-5 "
+                 "(hatched); "
                  "chance: grey solid / dashed", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
@@ -191,6 +201,10 @@ def plot_snr(snr_table: pd.DataFrame):
                 line = sub[(sub["model"] == model) & (sub["metric"] == metric)]
                 line = line.sort_values("snr_db")
                 colour = "0.3" if model == "chance" else _colour(model, i)
+                if metric == "top1" and {"ci_low", "ci_high"} <= set(line.columns) \
+                        and line["ci_low"].notna().all() and len(line):
+                    ax.fill_between(line["snr_db"], line["ci_low"], line["ci_high"],
+                                    color=colour, alpha=0.15, linewidth=0)
                 ax.plot(line["snr_db"], line["value"], style, color=colour,
                         marker=None if model == "chance" else "o", markersize=4,
                         linewidth=1 if model == "chance" else 1.6,

@@ -15,12 +15,15 @@ import numpy as np
 import pandas as pd
 
 from ..core.atomic import write_text
+from ..evaluate.intervals import Bootstrap
 from ..evaluate.metrics import METRICS, RANKING
-from . import figures
+from . import figures, findings
 
-__all__ = ["CSS", "DEFINITIONS_TEMPLATE", "PAPER_TABLE_1", "accounting_section",
-           "card_section", "definitions", "metric_table", "metric_tables", "render_html",
+__all__ = ["CSS", "DEFINITIONS_TEMPLATE", "INTERVAL", "PAPER_TABLE_1", "accounting_section",
+           "card_section", "definitions", "findings_section", "metric_table", "metric_tables", "render_html",
            "snr_wide", "write_figures", "write_report"]
+
+INTERVAL = Bootstrap().describe()  # the default evaluate section's intervals
 
 PAPER_TABLE_1 = pd.DataFrame(  # Lee & Nam 2019, Table 1: MSD-Singer, 500 unseen artists
     {"model": ["MIXED", "CROSS", "POP", "Random"],
@@ -106,14 +109,32 @@ def _table(df: pd.DataFrame, *, digits: int = 3) -> str:
                       float_format=lambda v: f"{v:.{digits}f}")
 
 
-def metric_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Wide table of one metric: a row per (model, init), a column per scenario, then n."""
+def _with_interval(row) -> str:
+    lo, hi = row.get("ci_low", np.nan), row.get("ci_high", np.nan)
+    if not np.isfinite(row["value"]):
+        return "–"
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{row['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+    return f"{row['value']:.3f}"
+
+
+def metric_table(metrics: pd.DataFrame, metric: str, *, with_ci: bool = False) -> pd.DataFrame:
+    """Wide table of one metric: a row per (model, init), a column per scenario, then n.
+
+    With ``with_ci`` each cell is the text "value [ci_low, ci_high]" (the bootstrap interval;
+    the value alone where there is none, as for chance).
+    """
     rows = metrics[metrics["metric"] == metric].copy()
     rows["init"] = np.where(rows["pretrained"], "pre-trained", "scratch")
     rows.loc[rows["model"].isin(["random", "chance", "GMM-UBM"]), "init"] = "–"
     scenarios = figures.ordered(rows["scenario"], figures.SCENARIO_ORDER)
-    wide = rows.pivot_table(index=["model", "init"], columns="scenario", values="value",
-                            sort=False).reindex(columns=scenarios)
+    if with_ci:
+        rows["cell"] = rows.apply(_with_interval, axis=1)
+        wide = rows.pivot_table(index=["model", "init"], columns="scenario", values="cell",
+                                aggfunc="first", sort=False).reindex(columns=scenarios)
+    else:
+        wide = rows.pivot_table(index=["model", "init"], columns="scenario", values="value",
+                                sort=False).reindex(columns=scenarios)
     wide["n"] = rows.groupby(["model", "init"], sort=False)["n"].max()
     wide = wide.reset_index()
     wide.columns.name = None
@@ -126,7 +147,7 @@ def metric_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
 def metric_tables(metrics: pd.DataFrame, names) -> str:
     """One small table per metric, side by side."""
     cells = [f"<div><h4>{html.escape(figures.METRIC_LABELS.get(m, m))}</h4>"
-             f"{_table(metric_table(metrics, m))}</div>" for m in names
+             f"{_table(metric_table(metrics, m, with_ci=True))}</div>" for m in names
              if (metrics["metric"] == m).any()]
     return f"<div class='tables'>{''.join(cells)}</div>"
 
@@ -221,11 +242,23 @@ def accounting_section(accounting: pd.DataFrame | None) -> str:
     return "\n".join(parts)
 
 
+def findings_section(metrics: pd.DataFrame, interval: str) -> str:
+    """The derived sentences (``findings.findings``) as a list, with what the brackets are."""
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in findings.findings(metrics))
+    return (f"<ul>{items}</ul><p class='caption'>Brackets: {html.escape(interval)}. These "
+            "sentences are computed from the table above, not written by hand.</p>")
+
+
 def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame | None = None,
                 card: dict | None = None, index: pd.DataFrame | None = None,
                 accounting: pd.DataFrame | None = None,
-                title: str = "DAMP-Mash evaluation") -> str:
-    """The report as one HTML string; ``figure_paths`` as returned by :func:`write_figures`."""
+                title: str = "DAMP-Mash evaluation", interval: str = INTERVAL,
+                extra_sections: tuple = ()) -> str:
+    """The report as one HTML string; ``figure_paths`` as returned by :func:`write_figures`.
+
+    ``interval`` says what the bracketed intervals are (``Bootstrap.describe()``);
+    ``extra_sections`` are HTML fragments placed before the dataset section.
+    """
     def figure(name, caption):
         if name not in figure_paths:
             return f"<p class='caption'>({html.escape(caption)}: not computed.)</p>"
@@ -238,26 +271,33 @@ def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame 
         "<p>Reproduction of Lee &amp; Nam, ISMIR 2019, on this pipeline's dataset. All numbers "
         "below are ours unless marked as the paper's.</p>",
         "<h2>Summary: singer identification, top-1 accuracy</h2>",
-        _table(metric_table(metrics, "top1")),
-        "<p class='caption'>Unseen singers; each query track against every singer model. "
+        _table(metric_table(metrics, "top1", with_ci=True)),
+        "<p class='caption'>Unseen singers; each query track against every singer model; "
+        f"brackets: {html.escape(interval)}. "
         "Chance and a seeded random-embedding baseline are the last rows. Details, figures, "
         "the dataset and our metric definitions follow.</p>",
+        "<h2>What the numbers say</h2>", findings_section(metrics, interval),
         "<h2>Singer identification (Figure 3)</h2>",
         figure("identification", "Top-1 (solid, value written) and top-5 (hatched) accuracy; "
-               "grey lines: chance (solid top-1, dashed top-5)."),
+               "black error bars: the top-1 interval; grey lines: chance (solid top-1, "
+               "dashed top-5)."),
         metric_tables(metrics, ["top5"]),
-        "<p class='caption'>GMM-UBM uses the UBM and adapted models of the target domain; in "
-        "the cross-domain scenarios it is expected near chance (the paper omits it there).</p>",
+        "<p class='caption'>GMM-UBM uses the UBM and adapted models of the target domain (the "
+        "paper omits it in the cross-domain scenarios). "
+        + html.escape(" ".join(s for s in (findings.chance_sentence(metrics, "GMM-UBM", sc)
+                                           for sc in ("Mono2Mix", "Mix2Mono")) if s))
+        + "</p>",
         "<h2>Query-by-singer (Figure 4)</h2>",
-        figure("retrieval", "Precision@5, recall@5 and mAP; grey lines: chance."),
+        figure("retrieval", "Precision@5, recall@5 and mAP; error bars: intervals; grey "
+               "lines: chance."),
         metric_tables(metrics, ["p@5", "r@5", "map"]),
         "<h2>Pre-training (Figure 5)</h2>",
         figure("pretraining", "Top-1 accuracy of the pre-trained model minus the same model "
                "trained from scratch."),
         _table(_sorted_gains(gains)) if not gains.empty else "",
         "<h2>Robustness to SNR (Figure 6)</h2>",
-        figure("snr", "Top-1 (solid) and top-5 (dotted) accuracy on test mixes regenerated at "
-               "each vocal-to-accompaniment ratio; grey: chance."),
+        figure("snr", "Top-1 (solid, shaded band: its interval) and top-5 (dotted) accuracy "
+               "on test mixes regenerated at each vocal-to-accompaniment ratio; grey: chance."),
     ]
     if snr is not None and not snr.empty:
         wide = snr_wide(snr)
@@ -268,6 +308,7 @@ def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame 
                "singers take a pair of the 'Paired' palette: the lighter shade for a-cappella "
                "tracks, the darker for mixed; marker shapes repeat the six pairs; other singers "
                "grey. Both columns of a row share one map."),
+        *extra_sections,
         "<h2>Dataset</h2>", card_section(card, index), accounting_section(accounting),
         "<h2>Metric definitions</h2>", definitions(),
         "<h2>Published results (another dataset)</h2>",
@@ -285,9 +326,11 @@ def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame 
 
 def write_report(out_html, *, metrics: pd.DataFrame, figures_dir, snr=None, tsne=None,
                  card=None, index=None, accounting=None,
-                 title: str = "DAMP-Mash evaluation") -> dict:
+                 title: str = "DAMP-Mash evaluation", interval: str = INTERVAL,
+                 extra_sections: tuple = ()) -> dict:
     """Write the figures into ``figures_dir`` and the report to ``out_html``; return figures."""
     made = write_figures(figures_dir, metrics=metrics, snr=snr, tsne=tsne)
     write_text(out_html, render_html(metrics=metrics, figure_paths=made, snr=snr, card=card,
-                                     index=index, accounting=accounting, title=title))
+                                     index=index, accounting=accounting, title=title,
+                                     interval=interval, extra_sections=extra_sections))
     return made
