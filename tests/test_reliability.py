@@ -1,9 +1,12 @@
 """Reliability: kill -9 and rerun, a full disk, a refused rename (tests/test_bad_inputs.py:
-broken inputs and bad config).
+broken inputs and bad config; tests/test_random_kills.py: kills of whole snakemake runs).
 
-Each long stage's CLI is started in a subprocess on a pseudo-terminal (so its tqdm progress
-bar is on), killed with SIGKILL part-way through, checked for outputs under their final
-names, run again, and compared byte for byte with an uninterrupted run.
+Each long stage's CLI is killed with SIGKILL part-way through, checked for outputs under
+their final names, run again, and compared byte for byte with an uninterrupted run. The
+analysis and mix stages write their outputs at the end, so their kills land inside a write:
+the atomic writer's fault-injection hook (``pipeline.core.atomic``) makes the process SIGKILL
+itself after half the bytes of one output's temporary, with the outputs before it complete.
+Training is killed between epochs (its checkpoint), on a pseudo-terminal.
 """
 
 import errno
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import termios
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +75,6 @@ def run_and_kill(args, until, *, timeout: float = 300) -> str:
     return out
 
 
-def progress_at_least(desc: str, share: float):
-    """A predicate on tqdm output: the bar ``desc`` is past ``share`` but not finished."""
-    bar = re.compile(rf"{desc}:\s*\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)")
-
-    def reached(out: str) -> bool:
-        return any(0 < int(n) < int(total) and int(n) >= share * int(total)
-                   for n, total in bar.findall(out))
-
-    return reached
-
-
 def files(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` except atomic temporaries: relative path -> bytes."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
@@ -123,25 +116,63 @@ def mix_args(work: Path, out: Path) -> list[str]:
                "--shard", 0, "--out", out)
 
 
+def run_killed_in_write(args, name: str, at: int) -> None:
+    """Run ``args``; the atomic writer SIGKILLs the process once ``at`` bytes of the temporary
+    of the output called ``name`` are written."""
+    from pipeline.core.atomic import KILL_AFTER_BYTES, KILL_NAME
+
+    env = {**os.environ, KILL_AFTER_BYTES: str(at), KILL_NAME: name}
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, \
+        f"not killed in the write of {name} (rc {proc.returncode}):\n{proc.stderr[-2000:]}"
+
+
+def assert_killed_in_write(out: Path, reference: dict, order: list[str], name: str, at: int):
+    """At the kill: the outputs written before ``name`` complete, ``name`` only a temporary of
+    ``at`` bytes, nothing after it."""
+    assert files(out) == {n: reference[n] for n in order[: order.index(name)]}
+    (temporary,) = [p for p in out.rglob("*") if TMP_NAME.match(p.name)]
+    assert re.fullmatch(rf"\.{re.escape(name)}\.\w+\.tmp", temporary.name), temporary
+    assert temporary.stat().st_size == at
+
+
+VOCAL_OUTPUTS = ["0.windows.parquet", "0.skipped.parquet"]  # the order analyze-vocals writes
+
+
 @pytest.mark.slow
-def test_killed_vocal_analysis_reruns_to_identical_outputs(staged, tmp_path):
+@pytest.mark.parametrize("killed_in", VOCAL_OUTPUTS)
+def test_vocal_analysis_killed_in_a_write_reruns_to_identical_outputs(staged, tmp_path,
+                                                                       killed_in):
+    out = tmp_path / "vocals"
     args = cli("analyze-vocals", "--manifest", staged / "manifests" / "vocals.parquet",
-               "--shard", 0, "--out-prefix", tmp_path / "vocals" / "0")
-    run_and_kill(args, progress_at_least("vocals", 0.3))
-    assert list(files(tmp_path)) == []  # nothing under a final name
+               "--shard", 0, "--out-prefix", out / "0")
+    reference = files(staged / "reference" / "vocals")
+    assert set(reference) == set(VOCAL_OUTPUTS)
+    at = len(reference[killed_in]) // 2
+    run_killed_in_write(args, killed_in, at)
+    assert_killed_in_write(out, reference, VOCAL_OUTPUTS, killed_in, at)
     run(args)
-    assert files(tmp_path / "vocals") == files(staged / "reference" / "vocals")
-    assert set(files(tmp_path / "vocals")) == {"0.windows.parquet", "0.skipped.parquet"}
+    assert files(out) == reference
+
+
+# The order mix writes a shard: the index, the shard's commit record, after its arrays.
+SHARD_OUTPUTS = ["mono-000000.npy", "mix-000000.npy", "index-000000.parquet",
+                 "skipped-000000.parquet"]
 
 
 @pytest.mark.slow
-def test_killed_mix_reruns_to_identical_shards(staged, tmp_path):
+@pytest.mark.parametrize("killed_in", SHARD_OUTPUTS)
+def test_mix_killed_in_a_write_reruns_to_identical_shards(staged, tmp_path, killed_in):
+    """A kill inside the write of a shard file leaves that file under no final name, and no
+    index of a shard whose arrays are not both complete."""
     out = tmp_path / "dataset"
-    run_and_kill(mix_args(staged, out), progress_at_least("mix", 0.3))
-    assert not any(re.match(r"(mono|mix|index)-\d+\.(npy|parquet)$", name) for name in files(out))
-    run(mix_args(staged, out))
     reference = files(staged / "reference" / "dataset")
-    assert {"mono-000000.npy", "mix-000000.npy", "index-000000.parquet"} <= set(reference)
+    order = SHARD_OUTPUTS + sorted(set(reference) - set(SHARD_OUTPUTS))  # then the examples
+    assert set(SHARD_OUTPUTS) <= set(reference)
+    at = len(reference[killed_in]) // 2
+    run_killed_in_write(mix_args(staged, out), killed_in, at)
+    assert_killed_in_write(out, reference, order, killed_in, at)
+    run(mix_args(staged, out))
     assert files(out) == reference
 
 
@@ -208,18 +239,52 @@ def test_killed_training_resumes_from_a_valid_checkpoint(synthetic_dataset, tmp_
 # ----------------------------------------------------------------------------------------------
 # A full disk or a read-only folder while a shard is written: a clear error, nothing left.
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 64 KiB tmpfs (root only); skipped where mounting is not allowed."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
+class FullDisk:
+    """A folder whose writes fail with the kernel's ENOSPC, and how that was arranged."""
+
+    def __init__(self, path: Path, how: str):
+        self.path, self.how = path, how
+
+    def command(self, args: list[str]) -> list[str]:
+        """``args`` (a ``python -m pipeline`` command) run so that its writes hit this disk."""
+        if self.how == "tmpfs":
+            return args
+        return [sys.executable, "-c", DEV_FULL_SHIM, *args[3:]]
+
+
+# The writer's temporaries opened on /dev/full, whose writes the kernel fails with ENOSPC
+# (the temporary itself is still created, and must be removed, in the folder).
+DEV_FULL_SHIM = """\
+import runpy, sys
+import pipeline.core.atomic as atomic
+atomic._open_tmp = lambda tmp, final: open("/dev/full", "wb")
+sys.argv = ["pipeline", *sys.argv[1:]]
+runpy.run_module("pipeline", run_name="__main__")
+"""
+
+
+@pytest.fixture(params=["tmpfs", "/dev/full"])
+def full_disk(request, tmp_path, monkeypatch, record_property):
+    """A full disk, never skipped: a 64 KiB tmpfs where mounting one is allowed (root),
+    else, and always for the second parameter, /dev/full under the atomic writer. The way
+    taken is in the test's properties and its warnings summary."""
+    from pipeline.core import atomic
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    how, why = request.param, ""
+    if how == "tmpfs" and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                          str(disk)], capture_output=True).returncode != 0:
+        how, why = "/dev/full", " (mounting a tmpfs was refused)"
+    record_property("enospc", how)
+    warnings.warn(f"ENOSPC via {how}{why}", stacklevel=1)
+    if how == "/dev/full":
+        monkeypatch.setattr(atomic, "_open_tmp", lambda tmp, final: open("/dev/full", "wb"))
     try:
-        yield mnt
+        yield FullDisk(disk, how)
     finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+        if how == "tmpfs":
+            subprocess.run(["umount", str(disk)], check=True)
 
 
 def _shard(rows: int = 4):
@@ -235,23 +300,23 @@ def _shard(rows: int = 4):
     return mono, mono + 1, index
 
 
-def test_a_full_disk_leaves_no_shard_and_no_temporary(tiny_disk):
+def test_a_full_disk_leaves_no_shard_and_no_temporary(full_disk):
     from pipeline.dataset.shards import write_shard
 
     mono, mix, index = _shard()  # 4 x 129 x 128 float16 = 129 KiB per array > 64 KiB
     with pytest.raises(OSError):
-        write_shard(tiny_disk, 0, mono=mono, mix=mix, index=index)
-    assert sorted(p.name for p in tiny_disk.iterdir()) == []
+        write_shard(full_disk.path, 0, mono=mono, mix=mix, index=index)
+    assert sorted(p.name for p in full_disk.path.iterdir()) == []
 
 
-def test_a_full_disk_error_says_the_disk_is_full(tiny_disk):
+def test_a_full_disk_error_says_the_disk_is_full(full_disk):
     from pipeline.dataset.shards import write_shard
 
     mono, mix, index = _shard()
     with pytest.raises(OSError) as info:
-        write_shard(tiny_disk, 0, mono=mono, mix=mix, index=index)
+        write_shard(full_disk.path, 0, mono=mono, mix=mix, index=index)
     assert info.value.errno == errno.ENOSPC and "No space left on device" in str(info.value)
-    assert info.value.filename == str(tiny_disk / "mono-000000.npy")  # the final name
+    assert info.value.filename == str(full_disk.path / "mono-000000.npy")  # the final name
 
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EACCES, errno.EROFS])
@@ -271,11 +336,11 @@ def test_a_failing_rename_leaves_no_shard(tmp_path, monkeypatch, error):
 
 
 @pytest.mark.slow
-def test_mix_onto_a_full_disk_fails_clearly_without_a_corrupt_shard(staged, tiny_disk):
-    proc = subprocess.run(mix_args(staged, tiny_disk), capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
-    assert proc.returncode != 0
+def test_mix_onto_a_full_disk_fails_clearly_without_a_corrupt_shard(staged, full_disk):
+    proc = subprocess.run(full_disk.command(mix_args(staged, full_disk.path)),
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the CLI's clean error exit
     assert "No space left on device" in proc.stderr and "mono-000000.npy" in proc.stderr
-    left = [p.name for p in tiny_disk.rglob("*") if p.is_file()]
+    left = [p.name for p in full_disk.path.rglob("*") if p.is_file()]
     assert not any(TMP_NAME.match(n) for n in left), left
     assert not any(re.match(r"(mono|mix|index)-\d+\.", n) for n in left), left

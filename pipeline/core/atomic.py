@@ -2,20 +2,28 @@
 
 A killed job therefore never leaves a half-written file under its final name, and Snakemake
 (or a rerun of the CLI) never takes a partial file as done.
+
+Fault injection, for the reliability tests: with ``PIPELINE_FAULT_KILL_AFTER_BYTES=N`` in the
+environment, the writers below (``write_bytes`` and those built on it, ``write_npy``,
+``write_parquet``) SIGKILL their own process once N bytes of a temporary whose final name
+matches ``PIPELINE_FAULT_KILL_NAME`` (an fnmatch pattern, default ``*``) are on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
+import io
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_json", "write_npy", "write_parquet",
-           "write_text"]
+__all__ = ["KILL_AFTER_BYTES", "KILL_NAME", "atomic_path", "write_bytes", "write_json",
+           "write_npy", "write_parquet", "write_text"]
 
 
 @contextlib.contextmanager
@@ -50,9 +58,41 @@ def _umask() -> int:
     return mask
 
 
+KILL_AFTER_BYTES = "PIPELINE_FAULT_KILL_AFTER_BYTES"
+KILL_NAME = "PIPELINE_FAULT_KILL_NAME"
+
+
+class _KillAfter(io.FileIO):
+    """A raw file that SIGKILLs its process once ``limit`` bytes are written (fault injection)."""
+
+    def __init__(self, path, limit: int):
+        super().__init__(path, "wb")
+        self.limit, self.written = limit, 0
+
+    def write(self, b) -> int:
+        b = memoryview(b).cast("B")
+        if self.written + len(b) < self.limit:
+            n = super().write(b)
+            self.written += n
+            return n
+        while self.written < self.limit:  # exactly ``limit`` bytes, then die mid-file
+            self.written += super().write(b[: self.limit - self.written])
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable: SIGKILL sent to self")
+
+
+def _open_tmp(tmp, final: Path):
+    """Open the temporary ``tmp`` of ``final`` for binary writing (a plain file unless the
+    fault-injection variables name ``final``)."""
+    limit = os.environ.get(KILL_AFTER_BYTES)
+    if limit is None or not fnmatch.fnmatch(final.name, os.environ.get(KILL_NAME, "*")):
+        return open(tmp, "wb")
+    return io.BufferedWriter(_KillAfter(tmp, int(limit)))
+
+
 def write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
+        with _open_tmp(tmp, Path(path)) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -86,7 +126,8 @@ def write_parquet(path, df) -> None:
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        with _open_tmp(tmp, Path(path)) as f:  # the same bytes as writing to the path
+            pq.write_table(table, f, compression="zstd")
 
 
 def write_npy(path, array: np.ndarray, chunk_bytes: int = 1 << 24) -> None:
@@ -98,7 +139,7 @@ def write_npy(path, array: np.ndarray, chunk_bytes: int = 1 << 24) -> None:
     array = np.ascontiguousarray(array)
     flat = array.reshape(-1).view(np.uint8) if array.size else array.reshape(-1)
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
+        with _open_tmp(tmp, Path(path)) as f:
             np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
             for start in range(0, flat.nbytes, chunk_bytes):
                 f.write(flat[start:start + chunk_bytes].tobytes())
