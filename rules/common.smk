@@ -18,6 +18,7 @@ from pipeline.core.vocabulary import (
     KINDS,
     pretraining_domains,
 )  # noqa: E402
+from pipeline.core.runlock import ResultsInUse, hold_results_lock  # noqa: E402
 from pipeline.dataset.shards import shard_name  # noqa: E402
 from pipeline.evaluate.protocol import TEST_SUBSETS  # noqa: E402
 
@@ -50,6 +51,15 @@ FIGURE_STEMS = {
     "snr": "fig6_snr",
     "tsne": "fig7_tsne",
 }
+
+
+# One run per results folder, also across working directories (Snakemake's own lock is per
+# working directory). onstart runs in the main process only, after the DAG, before any job.
+onstart:
+    try:
+        hold_results_lock(R)
+    except ResultsInUse as exc:
+        raise SystemExit(f"Error: {exc}")
 
 
 wildcard_constraints:

@@ -1,5 +1,8 @@
-"""Shared fixtures: a seeded ``rng`` and the small demo corpus (generated once per session)."""
+"""Shared fixtures: a seeded ``rng``, the small demo corpus and one whole-DAG run of
+config/test.yaml (each made once per session)."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,37 @@ def small_corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo_corpus")
     generate_corpus(root, preset("small", seed=1234), workers=2)
     return root
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def snakemake_command(workdir, *targets, extra=()) -> list[str]:
+    """The suite's snakemake command: config/test.yaml, 2 cores, results under ``workdir``."""
+    return [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--snakefile",
+            str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile",
+            str(ROOT / "config" / "test.yaml"), *extra]
+
+
+def failed_logs(workdir: Path) -> str:
+    """The tails of the job logs under ``workdir`` that show an error."""
+    return "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted(workdir.rglob("*.log"))
+                     if "error" in p.read_text().lower() or "Traceback" in p.read_text())
+
+
+@pytest.fixture(scope="session")
+def demo_dag_run(tmp_path_factory) -> Path:
+    """The working directory of one uninterrupted ``snakemake all`` on config/test.yaml.
+
+    Shared by tests/test_workflow.py and the reference of tests/test_random_kills.py; tests
+    must not write into it (its ``.snakemake/log`` holds the run's job timeline).
+    """
+    workdir = tmp_path_factory.mktemp("e2e")
+    proc = subprocess.run(snakemake_command(workdir, "all"), capture_output=True, text=True,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{proc.stderr[-4000:]}\n{failed_logs(workdir)}")
+    return workdir
 
 
 def complete_index(index):

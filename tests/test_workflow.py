@@ -32,9 +32,8 @@ def snakemake(workdir: Path, *targets: str, extra=()) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    snakemake(workdir, "all")
+def run(demo_dag_run):
+    workdir = demo_dag_run  # conftest: one uninterrupted run, shared with test_random_kills.py
     results = workdir / "results-test"
     (dataset,) = [p for p in (results / "datasets").iterdir() if p.is_dir()]
     (evaluation,) = [p for p in (results / "evaluation").iterdir() if p.is_dir()]
