@@ -13,6 +13,8 @@ rule join:
         usage=f"{DATASET}/usage.parquet",
     log:
         f"{R}/logs/{VERSION}/join.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/join.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -97,6 +99,8 @@ rule card:
         index=f"{DATASET}/index.parquet",
     log:
         f"{R}/logs/{VERSION}/card.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/card.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -119,6 +123,8 @@ use rule card as card_snr with:
         index=f"{SNR_DATASET}/index.parquet",
     log:
         f"{R}/logs/{VERSION}/card_snr/{{snr}}.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/card_snr/{{snr}}.tsv"
     resources:
         mem_mb=2000,
         runtime=10,

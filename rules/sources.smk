@@ -8,6 +8,8 @@ checkpoint ingest:
         skipped=f"{MANIFESTS}/skipped.parquet",
     log:
         f"{R}/logs/ingest.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -32,6 +34,8 @@ rule split:
         split=f"{MANIFESTS}/split.parquet",
     log:
         f"{R}/logs/split.log",
+    benchmark:
+        f"{BENCHMARKS}/split.tsv"
     conda:
         "../environment.yml"
     threads: 1
