@@ -28,11 +28,12 @@ from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, shard_name, write_shard
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
+from .shift import input_samples, is_identity, shift_segment
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MashupParams", "attach_sources", "mix_pairs", "mix_shard", "run_join",
-           "vocal_paths_from_recipe"]
+__all__ = ["MashupParams", "accompaniment_segment", "attach_sources", "mix_pairs", "mix_shard",
+           "run_join", "vocal_paths_from_recipe"]
 
 
 
@@ -182,6 +183,22 @@ def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, s
     return pairs
 
 
+def accompaniment_segment(accompaniments, track_id: str, start: int, *, semitones: float = 0,
+                          stretch_ratio: float = 1.0) -> np.ndarray:
+    """The accompaniment segment of a pair, shifted to the vocal's key and tempo if asked.
+
+    Unshifted (0 semitones, ratio 1.0): ``accompaniments.segment(track_id, start)`` as it is.
+    Otherwise ``shift.input_samples(stretch_ratio, SEGMENT_SAMPLES)`` samples from ``start``
+    are pitch-shifted and time-stretched (``pipeline.mashup.shift``) and cut to
+    ``SEGMENT_SAMPLES``: float32, shape ``(SEGMENT_SAMPLES,)``, starting at the same beat.
+    """
+    if is_identity(semitones, stretch_ratio):
+        return accompaniments.segment(track_id, start)
+    y = accompaniments.segment(track_id, start, input_samples(stretch_ratio, SEGMENT_SAMPLES))
+    return shift_segment(y, sr=SAMPLE_RATE, semitones=semitones, stretch_ratio=stretch_ratio,
+                         out_samples=SEGMENT_SAMPLES)
+
+
 def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: MashupParams,
               features: FeatureParams, snr_db: float | None = None):
     """Mix the given pairs and compute their log-mels.
@@ -191,9 +208,11 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     pairs : pd.DataFrame
         Recipe rows (one vocal shard).  Output rows (arrays and index alike) are in
         ``segment_id`` order, the one order of a shard; performances are decoded one at a time.
+        ``shift_semitones`` and ``stretch_ratio`` (absent: 0 and 1.0) shift the
+        accompaniment segment (``accompaniment_segment``).
     load_vocal : callable
         perf_id -> 1-D float32 audio at 22,050 Hz (called once per performance).
-    accompaniments : object with ``segment(track_id, start) -> (SEGMENT_SAMPLES,)``
+    accompaniments : object with ``segment(track_id, start, length=SEGMENT_SAMPLES) -> (length,)``
     snr_db : float, optional
         Overrides ``params.snr_db``.
 
@@ -206,6 +225,9 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     """
     target = params.snr_db if snr_db is None else float(snr_db)
     pairs = pairs.sort_values("segment_id").reset_index(drop=True)
+    # recipes from before shift-to-match have neither column: no shift
+    semitones = pairs["shift_semitones"] if "shift_semitones" in pairs else pd.Series(0, pairs.index)
+    ratios = pairs["stretch_ratio"] if "stretch_ratio" in pairs else pd.Series(1.0, pairs.index)
     n = len(pairs)
     mono = np.empty((n, SEGMENT_FRAMES, N_MELS), np.float16)
     mix = np.empty_like(mono)
@@ -237,7 +259,9 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
                 skipped.append((r["segment_id"], perf_id, "", "vocal too short", f"{len(y)} samples"))
                 continue
             vocal = np.asarray(y[start:start + SEGMENT_SAMPLES], np.float32)
-            acc = accompaniments.segment(r["acc_track"], int(r["acc_start"]))
+            acc = accompaniment_segment(accompaniments, r["acc_track"], int(r["acc_start"]),
+                                        semitones=int(semitones[i]),
+                                        stretch_ratio=float(ratios[i]))
             try:
                 res = mix_pair(vocal, acc, snr_db=target, active_threshold=params.active_threshold,
                                target_rms=params.target_rms, peak_limit=params.peak_limit)
