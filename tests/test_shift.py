@@ -24,7 +24,7 @@ from pipeline.analysis.key_params import KeyParams
 from pipeline.analysis.keys import track_key
 from pipeline.analysis.stage import analyze_accompaniment
 from pipeline.core.audio import to_mono
-from pipeline.core.errors import ParameterError
+from pipeline.core.errors import ParameterError, PipelineError
 from pipeline.core.music import is_minor, tonic
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from pipeline.dataset.features import FeatureParams
@@ -32,6 +32,7 @@ from pipeline.mashup import shift
 from pipeline.mashup.join import tempo_bucket
 from pipeline.mashup.mix import MashupParams, accompaniment_segment, mix_pairs
 from pipeline.mashup.mixing import mix_pair
+from pipeline.sources import cache as acc_cache
 
 SR = SAMPLE_RATE
 SOURCE_BPM, SOURCE_KEY = 100.0, 9  # A major
@@ -238,11 +239,22 @@ print(json.dumps({"sha": h.hexdigest()}))
 """
 
 
-def test_shift_bytes_do_not_depend_on_threads_blas_or_simd():
+# glibc picks FMA variants of exp/sin/cos by CPU; this hides them (as an older CPU would)
+NO_FMA_LIBM = {"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F,-AVX"}
+LIBM = ("import hashlib, json, math; "
+        "v = repr([(math.exp(x / 977), math.sin(x / 13), math.cos(x / 7)) "
+        "for x in range(-200000, 200000, 7)]).encode(); "
+        "print(json.dumps({'sha': hashlib.sha256(v).hexdigest()}))")
+
+
+def test_shift_bytes_do_not_depend_on_threads_blas_simd_or_libm():
     """Twice in one process, and in fresh interpreters under the emulated machines of
-    tests/test_determinism.py (BLAS kernels, numpy SIMD levels, 1 and 2 threads)."""
-    hashes = {name: run(SHIFT_BYTES, env)["sha"] for name, env in MACHINES.items()}
+    tests/test_determinism.py (BLAS kernels, numpy SIMD levels, 1 and 2 threads) and with
+    glibc's FMA code paths hidden, which do change libm's exp/sin/cos (checked here)."""
+    machines = dict(MACHINES, **{"no-fma-libm": NO_FMA_LIBM})
+    hashes = {name: run(SHIFT_BYTES, env)["sha"] for name, env in machines.items()}
     assert len(set(hashes.values())) == 1, hashes
+    assert run(LIBM, {})["sha"] != run(LIBM, NO_FMA_LIBM)["sha"]
     y = np.random.default_rng(9).standard_normal(100000).astype(np.float32)
     once, twice = (hashlib.sha256(shift.shift_segment(
         y, sr=SR, semitones=-2, stretch_ratio=1.07, out_samples=SEGMENT_SAMPLES).tobytes())
@@ -263,3 +275,21 @@ def test_librosa_phase_vocoder_bytes_do_depend_on_simd():
 def test_hann_window_is_the_hann_window():
     n = 2048
     assert np.abs(shift.hann_window(n) - np.hanning(n + 1)[:n]).max() < 1e-15
+
+
+def test_a_shifted_read_past_the_track_end_fails_naming_the_track(tmp_path, source):
+    """The join must leave room for input_samples(); if it does not, the mix stage says so."""
+    builder = acc_cache.AudioCacheBuilder()
+    offset, length = builder.add(source)
+    acc_cache.write_audio(tmp_path / "0.audio.npy", builder.audio())
+    pd.DataFrame([{"track_id": "song_a", "audio_offset": offset, "audio_length": length}]
+                 ).to_parquet(tmp_path / "0.tracks.parquet")
+    cache = acc_cache.CachedAccompaniments(tracks=[tmp_path / "0.tracks.parquet"],
+                                           audio=[tmp_path / "0.audio.npy"])
+    last = length - SEGMENT_SAMPLES
+    assert accompaniment_segment(cache, "song_a", last).shape == (SEGMENT_SAMPLES,)
+    ok = length - shift.input_samples(1.1, SEGMENT_SAMPLES)
+    assert accompaniment_segment(cache, "song_a", ok, semitones=1,
+                                 stretch_ratio=1.1).shape == (SEGMENT_SAMPLES,)
+    with pytest.raises(PipelineError, match="song_a"):
+        accompaniment_segment(cache, "song_a", ok + 1, semitones=1, stretch_ratio=1.1)

@@ -12,8 +12,9 @@ machine under the three numpy SIMD levels of ``tests/test_determinism.py``).  He
 never taken: the phase advance of a bin over one hop is the unit phasor ``X_k / |X_k|`` times
 the conjugate of the same bin one hop earlier, and phasors are multiplied as pairs of float64
 arrays, so every operation is a correctly rounded IEEE add, multiply, divide or square root;
-FFTs are numpy's pocketfft; the window is a Taylor series, not libm.  The output is therefore
-the same bytes on every x86-64 machine, as the rest of a shard.
+FFTs are numpy's pocketfft; the window is a Taylor series, not libm (glibc's exp, sin and cos
+round differently on CPUs without FMA).  The output is therefore the same bytes on every
+x86-64 machine, as the rest of a shard (``tests/test_shift.py``).
 
 Conventions: ``stretch_ratio`` > 1 speeds the accompaniment up: its output of ``out_samples``
 consumes ``ceil(stretch_ratio * out_samples)`` input samples, and the caller reads
