@@ -5,7 +5,7 @@ and torch threads pinned to 1; median of --repeats) for decode+resample (wav and
 SVD, beat tracking, key finding and the whole vocal stage on m4a; peak memory.
 Accuracy against the corpus's truth tables: SVD frame F1, accompaniment tempo within 4 %
 (octave errors apart), MIREX key scores on accompaniment segments and vocal windows, for
-librosa vs essentia beats and for each key setting, with the time each takes.
+numpy vs librosa vs essentia beats and for each key setting, with the time each takes.
 
     python bench/bench_analysis.py --corpus results/demo [--limit-vocals 120] [--repeats 3]
 """
@@ -106,8 +106,9 @@ def speed(vocals: pd.DataFrame, accs: list[np.ndarray], repeats: int) -> None:
     t, _ = cpu_time(lambda: [detect_voiced_windows(y) for y in ys], repeats)
     print(f"{'SVD (frame RMS + windows)':42s} {xrt(total, t)}")
     acc_total = sum(len(y) for y in accs) / SAMPLE_RATE
-    track_beats(accs[0][: SAMPLE_RATE * 5])  # numba JIT warm-up
-    for name, tp in (("beats librosa (accompaniments)", TempoParams()),
+    track_beats(accs[0][: SAMPLE_RATE * 5], method="librosa")  # numba JIT warm-up
+    for name, tp in (("beats numpy (default, accompaniments)", TempoParams()),
+                     ("beats librosa (accompaniments)", TempoParams(method="librosa")),
                      ("beats essentia (accompaniments)", TempoParams(method="essentia"))):
         t, _ = cpu_time(lambda: [track_beats(y, **tp.beat_kwargs()) for y in accs], 1)
         print(f"{name:42s} {xrt(acc_total, t)}")
@@ -141,7 +142,8 @@ def accuracy(corpus: Path, vocals: pd.DataFrame, acc_truth: pd.DataFrame,
         f1 = [score_vocal(r, ys[r["perf_key"]], svd=sp)["f1"] for r in rows]
         print(f"SVD {name:28s}: frame F1 mean {np.mean(f1):.3f}, median {np.median(f1):.3f}, "
               f"min {np.min(f1):.3f}  (n={len(f1)})")
-    for name, tp in (("librosa", TempoParams()), ("essentia", TempoParams(method="essentia"))):
+    for name, tp in (("numpy", TempoParams()), ("librosa", TempoParams(method="librosa")),
+                     ("essentia", TempoParams(method="essentia"))):
         t0 = time.process_time()
         tracks = [score_accompaniment(r, y, tempo=tp, key=KeyParams())[0]
                   for r, y in zip(acc_truth.to_dict("records"), accs)]

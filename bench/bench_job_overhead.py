@@ -1,15 +1,19 @@
 """Per-job fixed cost: the wall time of one stage command on one short file, and where it goes.
 
-A DAMP-scale run is hundreds of jobs; each pays Python start-up, imports and numba's JIT
-before any audio.  This prints, median of ``--repeats`` fresh processes:
+A DAMP-scale run is hundreds of jobs; each pays Python start-up, imports and (before the
+numpy beat tracker) numba's JIT before any audio.  This prints, median of ``--repeats``
+fresh processes:
 
 - ``python -c pass`` (the interpreter alone);
 - ``python -m pipeline --help`` (the CLI, which imports no stage);
-- ``python -m pipeline analyze --vocal FILE`` on a 5-s file (imports + JIT + the work);
-- the same work in-process after a warm-up (the audio work alone);
+- ``python -m pipeline analyze --vocal FILE`` on a 5-s sung file (imports + the work);
+- ``python -m pipeline analyze FILE`` on a 5-s accompaniment (drums and chords);
+- the DAG's shard jobs on those files: ``analyze-vocals``, ``analyze-accompaniments`` and
+  ``mix`` (one pair: the vocal's first window on the accompaniment's first beat);
+- the vocal analysis in-process after a warm-up (the audio work alone);
 
-and the ten slowest imports of the analyze command (``python -X importtime``).  Target of the
-performance issue: 1.5 s or less for the analyze job.
+whether a job imported librosa or numba, and the ten slowest imports of the analyze
+command (``python -X importtime``).  Target of the performance issue: 1.5 s or less per job.
 
 Usage: ``python bench/bench_job_overhead.py [--repeats 3]``.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,14 +54,89 @@ def sung_file(folder: Path, seconds: float = 5.0) -> Path:
     return path
 
 
-def wall(cmd: list[str], repeats: int) -> float:
-    """Median wall seconds of ``cmd`` in fresh processes."""
-    times = []
+def band_file(folder: Path, seconds: float = 5.0, bpm: float = 120.0) -> Path:
+    """A 5-s accompaniment: kick and hi-hat on every beat over an A minor chord, 44.1 kHz."""
+    import soundfile as sf
+
+    sr = 44100
+    t = np.arange(int(seconds * sr)) / sr
+    since_beat = t % (60.0 / bpm)
+    kick = np.sin(2 * np.pi * 60 * since_beat) * np.exp(-since_beat * 30)
+    noise = np.random.default_rng(0).standard_normal(len(t))
+    hat = noise * np.exp(-since_beat * 80) * 0.3
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63)) * 0.1
+    path = folder / "band.wav"
+    sf.write(path, (0.4 * (kick + hat + chord)).astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+def shard_jobs(folder: Path, vocal: Path, band: Path) -> dict[str, list[str]]:
+    """The analyze-vocals, analyze-accompaniments and mix commands on one file each, with
+    their inputs written (the mix reads the accompaniment job's audio cache, so that job
+    runs once here)."""
+    import pandas as pd
+
+    from pipeline.core.tables import ACCOMPANIMENT_MANIFEST, RECIPE, VOCAL_MANIFEST
+
+    def table(columns: dict, row: dict) -> pd.DataFrame:
+        return pd.DataFrame([{c: row.get(c, 0) for c in columns}])
+
+    vocals = folder / "vocals.parquet"
+    table(VOCAL_MANIFEST, {"id": "v0", "path": str(vocal), "singer": "s0", "song": "x",
+                           "sha256": "", "tempo_bpm": 120.0}).to_parquet(vocals)
+    accs = folder / "accompaniments.parquet"
+    table(ACCOMPANIMENT_MANIFEST, {"id": "a0", "path": str(band), "format": "file",
+                                   "split": "", "sha256": ""}).to_parquet(accs)
+    py = sys.executable
+    acc_job = [py, "-m", "pipeline", "analyze-accompaniments", "--manifest", str(accs),
+               "--shard", "0", "--out-prefix", str(folder / "acc0")]
+    subprocess.run(acc_job, check=True, capture_output=True, cwd=ROOT)
+    pairs = folder / "pairs.parquet"
+    table(RECIPE, {"segment_id": "v0_0", "perf_id": "v0", "singer": "s0", "song": "x",
+                   "subset": "train", "acc_track": "a0", "tempo_bpm": 120.0,
+                   "acc_tempo_bpm": 120.0, "tempo_relation": "exact",
+                   "key_relation": "same", "vocal_path": vocal.name, "vocal_sha256": "",
+                   "acc_path": band.name, "acc_format": "file",
+                   "acc_sha256": ""}).to_parquet(pairs)
+    return {"analyze-vocals (one 5-s file)":
+            [py, "-m", "pipeline", "analyze-vocals", "--manifest", str(vocals), "--shard", "0",
+             "--out-prefix", str(folder / "voc0")],
+            "analyze-accompaniments (one 5-s file)": acc_job,
+            "mix (one pair)":
+            [py, "-m", "pipeline", "mix", "--pairs", str(pairs), "--vocals", str(vocals),
+             "--tracks", str(folder / "acc0.tracks.parquet"), "--audio",
+             str(folder / "acc0.audio.npy"), "--shard", "0", "--out", str(folder / "dataset")]}
+
+
+def heavy_imports(cmd: list[str]) -> list[str]:
+    """The top-level packages among librosa, numba, torch that ``cmd`` imports."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], capture_output=True,
+                          text=True, cwd=ROOT)
+    names = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+             if line.startswith("import time:")}
+    return sorted(names & {"librosa", "numba", "torch"})
+
+
+def timed(cmd: list[str], repeats: int, trees: list[Path]) -> list[tuple[float, float]]:
+    """Median (wall s, CPU s) of ``cmd`` in fresh processes, for each source tree.
+
+    Each process runs in its tree (``python -m`` takes the package from the working
+    directory) with ``PYTHONPATH`` set to it; the trees alternate within each repeat, so they
+    share the machine's load.  CPU seconds (user + system of the child) are what a job costs
+    on a busy machine; wall seconds equal them on an idle one (the jobs are single-threaded).
+    """
+    walls = [[] for _ in trees]
+    cpus = [[] for _ in trees]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for i, tree in enumerate(trees):
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=tree, env=env)
+            walls[i].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[i].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus)]
 
 
 def slowest_imports(cmd: list[str], n: int = 10) -> list[tuple[float, str]]:
@@ -77,30 +157,51 @@ def slowest_imports(cmd: list[str], n: int = 10) -> list[tuple[float, str]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compare", default="", metavar="TREE",
+                        help="another source tree (e.g. a checkout of the previous commit) "
+                             "whose jobs are timed in the same run, alternating")
     args = parser.parse_args(argv)
+    trees = [ROOT] + ([Path(args.compare).resolve()] if args.compare else [])
     with tempfile.TemporaryDirectory() as tmp:
         path = sung_file(Path(tmp))
+        band = band_file(Path(tmp))
         py = sys.executable
         analyze = [py, "-m", "pipeline", "analyze", "--vocal", str(path)]
-        rows = [("python -c pass", wall([py, "-c", "pass"], args.repeats)),
-                ("python -m pipeline --help", wall([py, "-m", "pipeline", "--help"],
-                                                   args.repeats)),
-                ("python -m pipeline analyze --vocal (5-s file)", wall(analyze, args.repeats))]
+        jobs = {"python -c pass": [py, "-c", "pass"],
+                "python -m pipeline --help": [py, "-m", "pipeline", "--help"],
+                "python -m pipeline analyze --vocal (5-s file)": analyze,
+                "python -m pipeline analyze (5-s accompaniment)":
+                [py, "-m", "pipeline", "analyze", str(band)],
+                **shard_jobs(Path(tmp), path, band)}
         from pipeline.analysis.stage import analyze_vocal
         from pipeline.core.audio import load_audio
 
-        analyze_vocal(load_audio(path))  # warm-up: imports and JIT
+        analyze_vocal(load_audio(path))  # warm-up
         t0 = time.perf_counter()
         for _ in range(args.repeats):
             analyze_vocal(load_audio(path))
-        rows.append(("the same work in-process, warm", (time.perf_counter() - t0) / args.repeats))
-        print(f"per-job fixed cost, median of {args.repeats} (wall s, {os.cpu_count()} cores, "
-              f"{SAMPLE_RATE} Hz analysis):")
-        for name, seconds in rows:
-            print(f"  {name:50s} {seconds:6.2f} s")
-        job, work = rows[2][1], rows[3][1]
-        print(f"  fixed cost of the analyze job: {job - work:.2f} s of {job:.2f} s "
-              f"(target for the whole job: 1.5 s)")
+        work = (time.perf_counter() - t0) / args.repeats
+        print(f"per-job cost, median of {args.repeats} fresh processes ({os.cpu_count()} cores, "
+              f"{SAMPLE_RATE} Hz analysis); wall and CPU seconds")
+        header = f"  {'job':48s} {'wall':>6s} {'CPU':>6s}"
+        if args.compare:
+            header += f"  | {'wall':>6s} {'CPU':>6s} (--compare)  CPU ratio"
+        print(header)
+        baselines = ("python -c pass", "python -m pipeline --help")
+        slowest = 0.0
+        for name, cmd in jobs.items():
+            times = timed(cmd, args.repeats, trees)
+            if name not in baselines:
+                slowest = max(slowest, times[0][0])
+            line = f"  {name:48s} {times[0][0]:6.2f} {times[0][1]:6.2f}"
+            if args.compare:
+                ratio = times[1][1] / times[0][1] if times[0][1] > 0 else float("nan")
+                line += f"  | {times[1][0]:6.2f} {times[1][1]:6.2f}              {ratio:5.1f}x"
+            heavy = [] if name in baselines else heavy_imports(cmd)
+            print(line + ("  imports " + ", ".join(heavy) if heavy else ""))
+        print(f"  {'the vocal analysis in-process, warm':48s} {work:6.2f}")
+        print(f"  slowest job {slowest:.2f} s wall (target for a whole job: 1.5 s); none imports "
+              "librosa, numba or torch unless listed")
         print("slowest top-level imports of the analyze job (cumulative s):")
         for seconds, name in slowest_imports(analyze):
             print(f"  {name:40s} {seconds:6.2f}")

@@ -111,7 +111,7 @@ def test_accompaniment_shard(accompaniment_dir):
 
 def test_analysis_params_sections():
     svd, key, tempo = analysis_params({"svd": {"max_windows": 3}, "key": {"context": "track"}})
-    assert svd.max_windows == 3 and key.context == "track" and tempo.method == "librosa"
+    assert svd.max_windows == 3 and key.context == "track" and tempo.method == "numpy"
     with pytest.raises(ConfigError, match="mashup"):
         analysis_params({"mashup": {}})
     with pytest.raises(ConfigError, match="nonsense"):
@@ -288,3 +288,40 @@ def test_vocal_windows_start_on_true_beats(corpus_vocals):
     # on the half beat of eighth-note melodies
     assert np.median(aligned) <= 0.05 and np.mean(aligned < 0.1) >= 0.55
     assert np.mean(aligned < 0.1) >= np.mean(unaligned < 0.1) + 0.3
+
+
+def test_analysis_and_mix_jobs_import_no_librosa_or_numba():
+    """The per-job fixed cost (#17): importing librosa's onset/beat/spectral modules compiled
+    numba kernels for ~3 s in every job.  Run both analyses (default parameters: numpy beat
+    tracker, STFT and pitch chroma) in a fresh interpreter with the stage modules of the
+    analysis and mix jobs imported, and list what came in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import json, sys
+import numpy as np
+import pipeline.cli.analyze, pipeline.cli.analyze_vocals, pipeline.cli.analyze_accompaniments
+import pipeline.cli.mix
+from pipeline.analysis.stage import analyze_accompaniment, analyze_vocal
+sys.path.insert(0, "tests")
+from synth_signals import cadence, clicks, sung_phrases
+rng = np.random.default_rng(0)
+v = analyze_vocal(sung_phrases(0, 24.0, phrase_s=8.0, gap_s=1.0)[0])
+a = analyze_accompaniment(np.tile(cadence(0), 4) + clicks(120.0, 4 * len(cadence(0)) / 22050, rng)[:4 * len(cadence(0))])
+def heavy():
+    return sorted({m.split(".")[0] for m in sys.modules} & {"librosa", "numba", "llvmlite", "torch"})
+before = heavy()
+from pipeline.analysis.tempo import track_beats
+track_beats(np.asarray(clicks(120.0, 5.0, rng)), method="librosa")  # the check can fire
+print(json.dumps({"heavy": before, "after_librosa": heavy(), "vocal_bpm": v.tempo_bpm,
+                  "acc_bpm": a.tempo_bpm}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parent.parent)
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["heavy"] == []
+    assert {"librosa", "numba"} <= set(result["after_librosa"])
+    assert result["vocal_bpm"] == pytest.approx(120.0, rel=0.04)  # the work really ran
+    assert result["acc_bpm"] == pytest.approx(120.0, rel=0.04)

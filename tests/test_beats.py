@@ -69,3 +69,96 @@ def test_vocal_tempo_table_and_estimate(rng):
 def test_params_validation(bad):
     with pytest.raises(ConfigError, match="tempo."):
         TempoParams(**bad)
+
+
+# --- the numpy beat tracker against librosa's (pipeline.analysis.onset) ---------------------
+
+MUSDB_NAME = "The Easton Ellises - Falcon 69"
+
+
+def _musdb_streams() -> dict:
+    """Mixture and vocal stream of the real MUSDB18 excerpt in the stempeg wheel, mono 22,050 Hz."""
+    import importlib.util
+    from pathlib import Path
+
+    import soxr
+
+    from pipeline.core.audio import decode
+
+    spec = importlib.util.find_spec("stempeg")
+    assert spec is not None, "stempeg (a test dependency) is not installed"
+    path = Path(spec.origin).parent / "data" / f"{MUSDB_NAME}.stem.mp4"
+    out = {}
+    for stream, name in ((0, "musdb mixture"), (4, "musdb vocals")):
+        x, sr = decode(path, stream=stream)
+        out[name] = soxr.resample(x.mean(axis=0), sr, SR).astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_and_demo(small_corpus) -> dict:
+    """The small demo corpus's accompaniments (drums, bass, chords) and the MUSDB18 file."""
+    import pandas as pd
+
+    from pipeline.sources import load_accompaniment
+
+    truth = pd.read_parquet(small_corpus / "truth" / "accompaniments.parquet")
+    signals = {}
+    for r in truth.to_dict("records"):
+        r["path"] = str(small_corpus / r["path"])
+        signals[r["track"]] = load_accompaniment(r)
+    return {**signals, **_musdb_streams()}
+
+
+def test_numpy_beat_tracker_agrees_with_librosa(real_and_demo, rng):
+    from pipeline.analysis.scoring import beat_f_measure
+
+    signals = dict(real_and_demo, clicks=clicks(97.0, 20.0, rng))
+    for name, y in signals.items():
+        ours = track_beats(y, method="numpy")
+        ref = track_beats(y, method="librosa")
+        assert ours.tempo_bpm == pytest.approx(ref.tempo_bpm, rel=1e-6), name
+        f = beat_f_measure(ref.beat_samples / SR, ours.beat_samples / SR)
+        assert f >= 0.98, (name, f)
+        assert ours.confidence == pytest.approx(ref.confidence, abs=0.01), name
+    assert len(signals) >= 6  # the demo tracks and both MUSDB streams were compared
+
+
+def test_numpy_onset_strength_equals_librosa(real_and_demo):
+    import librosa
+
+    from pipeline.analysis.chroma import spectrogram
+    from pipeline.analysis.onset import ONSET_N_FFT, mel_onset_strength
+
+    y = real_and_demo["musdb mixture"]
+    ref = librosa.onset.onset_strength(y=y, sr=SR, hop_length=512)
+    ours = mel_onset_strength(spectrogram(y, n_fft=ONSET_N_FFT, power=1.0))
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-3 * ref.max())
+    # the tempogram and prior pick librosa's tempo from the same envelope
+    from pipeline.analysis.onset import autocorrelation_tempogram, tempo_from_tempogram
+
+    tg = autocorrelation_tempogram(ref, win_length=344)
+    np.testing.assert_allclose(tg, librosa.feature.tempogram(onset_envelope=ref, sr=SR,
+                                                             win_length=344), atol=1e-9)
+    assert tempo_from_tempogram(tg) == pytest.approx(
+        float(librosa.feature.tempo(onset_envelope=ref, sr=SR)[0]))
+
+
+def test_beat_dp_on_a_hand_built_envelope():
+    from pipeline.analysis.onset import beat_track
+
+    onset = np.zeros(400)
+    onset[10::20] = 1.0  # a pulse every 20 frames: 129.2 BPM at hop 512
+    onset[215] = 0.8  # one off-beat onset the grid must ignore
+    beats = beat_track(onset, bpm=60.0 * SR / (512 * 20))
+    # every pulse from the second on (librosa drops the first too: its only predecessor
+    # candidate is frame 0), never the off-beat
+    np.testing.assert_array_equal(beats, np.arange(30, 400, 20))
+    assert len(beat_track(np.zeros(100), bpm=120.0)) == 0
+
+
+def test_fast_fft_length():
+    from pipeline.analysis.onset import fast_fft_length
+
+    assert [fast_fft_length(n) for n in (1, 7, 687, 1000, 1001)] == [1, 8, 720, 1000, 1024]

@@ -11,7 +11,7 @@ from pipeline.core.segment import (
     SEGMENT_FRAMES,
     SEGMENT_SAMPLES,
 )
-from pipeline.dataset.features import FeatureParams, log_mel, mel_magnitude
+from pipeline.dataset.features import FeatureParams, log_mel, mel_basis, mel_magnitude
 
 
 def _librosa_mel(x):
@@ -73,10 +73,18 @@ def test_rejects_wrong_length_and_unknown_compression(rng):
 
 
 def test_banded_mel_blocks_cover_every_weight():
-    from pipeline.dataset.features import mel_basis, mel_blocks
+    from pipeline.dataset.features import mel_blocks
 
     rebuilt = np.zeros_like(mel_basis())
     for b0, b1, bins, weights in mel_blocks():
         for j in range(len(bins)):
             np.add.at(rebuilt, (bins[j], np.arange(b0, b1)), weights[j])
     np.testing.assert_array_equal(rebuilt, mel_basis())
+
+
+def test_mel_basis_is_librosas_bit_for_bit():
+    """features.mel_basis no longer imports librosa; the matrix (and so every shard) is the same."""
+    for sr, n_fft, n_mels in ((SAMPLE_RATE, N_FFT, N_MELS), (SAMPLE_RATE, 2048, 128),
+                              (44100, 2048, 40), (16000, 512, 64)):
+        ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=np.float64).T
+        np.testing.assert_array_equal(mel_basis(sr, n_fft, n_mels), ref)

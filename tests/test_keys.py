@@ -115,3 +115,37 @@ def test_pitch_chroma_finds_a_minor_melody_of_harmonic_rich_tones():
     c = compute_chroma(y, **params.chroma_kwargs())
     np.testing.assert_array_equal(c.frames, chroma)
     assert track_key(c, **params.profile_kwargs())[0] == k
+
+
+def test_numpy_stft_and_chroma_equal_librosa(small_corpus):
+    """The STFT and STFT chroma replacing librosa's (pipeline.analysis.chroma), on the demo's
+    accompaniments: the same frames to float rounding and the same segment keys."""
+    import librosa
+    import pandas as pd
+
+    from pipeline.analysis.chroma import Chroma, chroma_filters, spectrogram
+    from pipeline.sources import load_accompaniment
+
+    truth = pd.read_parquet(small_corpus / "truth" / "accompaniments.parquet")
+    params = KeyParams()
+    same = total = 0
+    for r in truth.to_dict("records"):
+        r["path"] = str(small_corpus / r["path"])
+        y = load_accompaniment(r)
+        ref_mag = np.abs(librosa.stft(y, n_fft=params.n_fft, hop_length=512))
+        mag = spectrogram(y, n_fft=params.n_fft, power=1.0)
+        assert mag.dtype == ref_mag.dtype and mag.shape == ref_mag.shape
+        np.testing.assert_allclose(mag, ref_mag, rtol=1e-4, atol=1e-6 * ref_mag.max())
+        ref = librosa.feature.chroma_stft(S=ref_mag, sr=SR, n_fft=params.n_fft, tuning=0.0,
+                                          norm=None)
+        ours = compute_chroma(y, **params.chroma_kwargs())
+        np.testing.assert_allclose(ours.frames, ref, rtol=1e-4, atol=1e-6 * ref.max())
+        starts = np.arange(0, len(y) - 65536, SR // 2)
+        a = segment_keys(ours, starts, n_samples=len(y), **params.key_kwargs())
+        b = segment_keys(Chroma(ref.astype(np.float64), 512), starts, n_samples=len(y),
+                         **params.key_kwargs())
+        same += int(np.sum(a.key == b.key))
+        total += len(starts)
+    assert total > 100 and same == total
+    np.testing.assert_allclose(chroma_filters(SR, 2048),
+                               librosa.filters.chroma(sr=SR, n_fft=2048, tuning=0.0), atol=1e-7)

@@ -1,5 +1,11 @@
-"""Chroma of a whole file on the segment grid: librosa STFT / CQT chroma, f0 pitch chroma, or
-essentia HPCP; computed once per file and summed per key context by ``pipeline.analysis.keys``.
+"""Chroma of a whole file on the segment grid: STFT chroma (librosa's ``chroma_stft`` in numpy),
+librosa CQT chroma, f0 pitch chroma, or essentia HPCP; computed once per file and summed per
+key context by ``pipeline.analysis.keys``.
+
+The STFT and the STFT chroma filterbank are numpy re-implementations of ``librosa.stft`` and
+``librosa.filters.chroma`` (equal to float rounding, tests/test_keys.py): importing librosa's
+spectral modules costs a job about a second (scipy.signal, numba), more than the analysis of
+a short file.  Only the "cqt" chroma still imports librosa.
 """
 
 from __future__ import annotations
@@ -11,9 +17,13 @@ import numpy as np
 
 from ..core.errors import ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from ..dataset.features import hann_window
 from .key_params import CHROMAS, METHODS
 
-__all__ = ["Chroma", "PITCH_N_FFT", "compute_chroma", "pitch_chroma", "spectrogram"]
+__all__ = ["Chroma", "PITCH_N_FFT", "STFT_BLOCK_FRAMES", "chroma_filters", "compute_chroma",
+           "pitch_chroma", "spectrogram"]
+
+STFT_BLOCK_FRAMES = 64  # frames per FFT call: small work arrays, stay in cache (~2 MB at 4096)
 
 ESSENTIA_HOP = 2048  # samples between HPCP frames (4 segment-grid frames)
 
@@ -34,14 +44,63 @@ class Chroma:
 
 def spectrogram(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
                 power: float = 2.0) -> np.ndarray:
-    """|STFT|**power, centred frames: shape (1 + n_fft // 2, 1 + len(y) // hop_length).
+    """|STFT|**power of centred frames (periodic Hann, zero padding of ``n_fft // 2``).
 
-    ``n_fft`` and ``hop_length`` in samples (the segment grid: hop 512).
+    As ``np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** power`` (librosa's
+    defaults: ``center=True``, ``pad_mode="constant"``), in float64 until the one rounding to
+    float32 for float32 input.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples
+    n_fft : int  window and FFT length (samples)
+    hop_length : int  samples between frames (the segment grid: 512)
+    power : float  exponent of the magnitude
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_fft // 2, 1 + n // hop_length)]
+        float32 for float32 (or integer) input, else float64.
     """
-    import librosa
+    y = np.asarray(y)
+    dtype = np.float64 if y.dtype == np.float64 else np.float32
+    padded = np.pad(y.astype(np.float64), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    window = hann_window(n_fft)[:, None]
+    out = np.empty((1 + n_fft // 2, len(frames)), dtype=dtype)
+    for i in range(0, len(frames), STFT_BLOCK_FRAMES):
+        # frames as columns: pocketfft runs several transforms at once along axis 0
+        spectrum = np.fft.rfft(frames[i:i + STFT_BLOCK_FRAMES].T * window, axis=0)
+        out[:, i:i + STFT_BLOCK_FRAMES] = np.abs(spectrum)
+    return out if power == 1 else out ** power
 
-    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True))
-    return magnitude if power == 1 else magnitude ** power
+
+@functools.lru_cache(maxsize=8)
+def chroma_filters(sr: int = SAMPLE_RATE, n_fft: int = 4096, n_chroma: int = 12
+                   ) -> np.ndarray:
+    """STFT-bin to pitch-class weights (12, 1 + n_fft // 2), float64, read-only, C first.
+
+    Ellis's chroma filterbank as ``librosa.filters.chroma(tuning=0)`` at its defaults: each
+    bin's pitch (in chroma bins from A440 / 16) spreads over the pitch classes as a Gaussian
+    bump of half the bin's width in chroma bins (at least one), each column has unit L2 norm,
+    and a Gaussian of 2 octaves around octave 5 (~ 880 Hz) weights the bins.
+    """
+    frequencies = np.linspace(0, sr, n_fft, endpoint=False)[1:]
+    frqbins = n_chroma * np.log2(frequencies / (440.0 / 16))
+    # the 0 Hz bin: 1.5 octaves below bin 1, so its chroma is broad and 50 % rotated
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    half = np.round(float(n_chroma) / 2)
+    distance = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    distance = np.remainder(distance + half + 10 * n_chroma, n_chroma) - half
+    weights = np.exp(-0.5 * (2 * distance / binwidthbins[None, :]) ** 2)
+    norm = np.sqrt(np.sum(weights ** 2, axis=0, keepdims=True))
+    weights = weights / np.where(norm < np.finfo(np.float64).tiny, 1.0, norm)
+    weights *= np.exp(-0.5 * ((frqbins / n_chroma - 5.0) / 2.0) ** 2)[None, :]
+    weights = np.roll(weights, -3 * (n_chroma // 12), axis=0)  # bin 0 = C, not A
+    out = np.ascontiguousarray(weights[:, :1 + n_fft // 2])
+    out.flags.writeable = False
+    return out
 
 
 def compute_chroma(y: np.ndarray, *, method: str = "ks", chroma: str = "stft",
@@ -52,7 +111,7 @@ def compute_chroma(y: np.ndarray, *, method: str = "ks", chroma: str = "stft",
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
-    method : "ks" | "essentia"  librosa chroma for Krumhansl-Schmuckler, or essentia HPCP
+    method : "ks" | "essentia"  chroma for Krumhansl-Schmuckler, or essentia HPCP
     chroma : "stft" | "cqt" | "pitch"  the pitch-class frames for "ks" (``KeyParams``)
     n_fft : int  STFT length (samples) of "stft" chroma; frames stay on the hop-512 grid
     power : float  exponent of the STFT magnitude for "stft" chroma (1: magnitude)
@@ -65,8 +124,6 @@ def compute_chroma(y: np.ndarray, *, method: str = "ks", chroma: str = "stft",
     -------
     Chroma
     """
-    import librosa
-
     if method not in METHODS or chroma not in CHROMAS:
         raise ParameterError(f"chroma method {method!r} / kind {chroma!r} not in "
                              f"{METHODS} / {CHROMAS}")
@@ -77,13 +134,16 @@ def compute_chroma(y: np.ndarray, *, method: str = "ks", chroma: str = "stft",
             spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)
         frames = pitch_chroma(spec, n_fft=PITCH_N_FFT)
     elif chroma == "cqt":
+        import librosa  # CQT only: its import costs about 1 s
+
         frames = librosa.feature.chroma_cqt(y=y, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
                                             tuning=0.0, norm=None)
     else:
         if spec is None:
             spec = spectrogram(y, n_fft=n_fft, power=power)
-        frames = librosa.feature.chroma_stft(S=spec, sr=SAMPLE_RATE, n_fft=n_fft,
-                                             tuning=0.0, norm=None)
+        # in the spectrogram's precision (float32), as librosa's chroma_stft
+        spec = np.asarray(spec)
+        frames = chroma_filters(SAMPLE_RATE, n_fft).astype(spec.dtype) @ spec
     if frame_norm:
         peak = frames.max(axis=0, keepdims=True)
         frames = np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)

@@ -11,7 +11,7 @@ import numpy as np
 from ..core.music import relative_key
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
 
-__all__ = ["MIREX_WEIGHTS", "OCTAVE_RATIOS", "frame_f1", "intervals_to_frames", "key_at",
+__all__ = ["MIREX_WEIGHTS", "OCTAVE_RATIOS", "beat_f_measure", "frame_f1", "intervals_to_frames", "key_at",
            "key_relation", "mirex_key_score", "score_accompaniment", "score_vocal",
            "tempo_match", "tempo_octave_error"]
 
@@ -35,6 +35,29 @@ def frame_f1(estimated: np.ndarray, reference: np.ndarray) -> float:
     tp = np.sum(est & ref)
     denominator = est.sum() + ref.sum()
     return 1.0 if denominator == 0 else float(2 * tp / denominator)
+
+
+def beat_f_measure(reference_s: np.ndarray, estimated_s: np.ndarray,
+                   window_s: float = 0.07) -> float:
+    """Beat F-measure (MIREX, as ``mir_eval.beat.f_measure`` without its 5-s trim).
+
+    An estimated beat is a hit when it lies within ``window_s`` seconds of a reference beat
+    not matched before; matching is greedy in time order, which equals the maximum matching
+    when beats are more than ``2 window_s`` apart.  0.0 when either list is empty (1.0 when
+    both are).
+    """
+    ref = np.sort(np.asarray(reference_s, dtype=np.float64))
+    est = np.sort(np.asarray(estimated_s, dtype=np.float64))
+    if len(ref) == 0 or len(est) == 0:
+        return float(len(ref) == len(est))
+    hits, i = 0, 0
+    for t in est:
+        while i < len(ref) and ref[i] < t - window_s:
+            i += 1
+        if i < len(ref) and abs(ref[i] - t) <= window_s:
+            hits, i = hits + 1, i + 1
+    precision, recall = hits / len(est), hits / len(ref)
+    return 0.0 if hits == 0 else float(2 * precision * recall / (precision + recall))
 
 
 def tempo_match(estimated, reference, tolerance: float = 0.04) -> np.ndarray:

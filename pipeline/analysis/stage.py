@@ -120,12 +120,13 @@ def beat_aligned_windows(y: np.ndarray, *, svd: SvdParams = SvdParams(),
         reason "too short", "silent", "low tempo confidence" or "no voiced window".
     """
     rms = _audible_frame_rms(y, floor=svd.floor, path=path)
+    # one |STFT| for the tempo's onsets, the beat grid's flux and the "pitch" chroma
+    spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)
     beats = vocal_tempo(y, table_bpm=table_bpm, vocal_source=tempo.vocal_source,
-                        **tempo.beat_kwargs())
+                        magnitude=spec, **tempo.beat_kwargs())
     doubt = low_confidence(beats, min_confidence=tempo.min_confidence)
     if doubt:  # never mixed at a tempo the estimator itself doubts
         raise AudioError(path, "low tempo confidence", doubt)
-    spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)  # onsets, and the "pitch" chroma
     candidates = candidate_starts(len(y), svd.hop_samples)
     aligned = beat_grid_starts(spectral_flux(spec, n_fft=PITCH_N_FFT), candidates,
                                tempo_bpm=beats.tempo_bpm, n_samples=len(y),

@@ -1,4 +1,5 @@
-"""Tempo and beats: librosa's dynamic-programming beat tracker or essentia's RhythmExtractor2013.
+"""Tempo and beats: Ellis's dynamic-programming beat tracker (numpy, ``pipeline.analysis.onset``;
+or librosa's own) or essentia's RhythmExtractor2013.
 
 Accompaniment tempo and beats are estimated per track.  A vocal's tempo comes from the
 tempo table (the manifest's ``tempo_bpm``) when there is one, as the authors did; else it is
@@ -15,12 +16,21 @@ import numpy as np
 
 from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, SAMPLE_RATE
+from .chroma import spectrogram
+from .onset import (
+    AC_SIZE_S,
+    ONSET_N_FFT,
+    autocorrelation_tempogram,
+    beat_track,
+    mel_onset_strength,
+    tempo_from_tempogram,
+)
 
 __all__ = ["BeatTrack", "ESSENTIA_MAX_CONFIDENCE", "ESSENTIA_SR", "METHODS", "TempoParams",
            "VOCAL_SOURCES", "low_confidence", "periodicity", "refine_tempo", "track_beats",
            "vocal_tempo"]
 
-METHODS = ("librosa", "essentia")
+METHODS = ("numpy", "librosa", "essentia")
 VOCAL_SOURCES = ("table", "estimate")
 ESSENTIA_SR = 44100  # RhythmExtractor2013 only works at 44.1 kHz
 ESSENTIA_MAX_CONFIDENCE = 5.32  # the multifeature tracker's confidence range is [0, 5.32]
@@ -35,12 +45,14 @@ class TempoParams:
 
     Attributes
     ----------
-    method : "librosa" | "essentia"
-        ``librosa.beat.beat_track`` or essentia ``RhythmExtractor2013`` (multifeature).
+    method : "numpy" | "librosa" | "essentia"
+        The dynamic-programming beat tracker of ``librosa.beat.beat_track`` in numpy
+        (``pipeline.analysis.onset``: no numba, whose compilation costs each job ~3 s), or
+        librosa's own, or essentia ``RhythmExtractor2013`` (multifeature).
     start_bpm : float
-        librosa's tempo prior centre (BPM).
+        Centre of the tempo prior (BPM), log-normal with one octave standard deviation.
     tightness : float
-        librosa's beat-to-tempo adherence.
+        The beat tracker's adherence to the tempo.
     min_bpm, max_bpm : float
         Tempo search range (BPM); essentia takes them as whole numbers.
     vocal_source : "table" | "estimate"
@@ -62,7 +74,7 @@ class TempoParams:
         removes 81 %).  0.1 maximises kept-right minus kept-wrong (with 0.08).
     """
 
-    method: str = "librosa"
+    method: str = "numpy"
     start_bpm: float = 120.0
     tightness: float = 100.0
     min_bpm: float = 40.0
@@ -108,18 +120,22 @@ class BeatTrack:
 
 
 def track_beats(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH,
-                method: str = "librosa", start_bpm: float = 120.0, tightness: float = 100.0,
-                min_bpm: float = 40.0, max_bpm: float = 240.0) -> BeatTrack:
+                method: str = "numpy", start_bpm: float = 120.0, tightness: float = 100.0,
+                min_bpm: float = 40.0, max_bpm: float = 240.0,
+                magnitude: np.ndarray | None = None) -> BeatTrack:
     """Estimate tempo and beats of mono ``y``.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]  mono samples at ``sr`` Hz
     sr : int  sample rate (Hz)
-    hop_length : int  samples between onset-envelope frames (librosa)
-    method : "librosa" | "essentia"  dynamic-programming beat tracker, or RhythmExtractor2013
-    start_bpm, tightness : float  librosa's tempo prior (BPM) and beat-grid tightness
+    hop_length : int  samples between onset-envelope frames
+    method : "numpy" | "librosa" | "essentia"  dynamic-programming beat tracker (numpy or
+        librosa), or RhythmExtractor2013
+    start_bpm, tightness : float  the tempo prior's centre (BPM) and beat-grid tightness
     min_bpm, max_bpm : float  the tempo range accepted (BPM)
+    magnitude : np.ndarray [shape=(1 + ONSET_N_FFT // 2, n_frames)] or None
+        ``spectrogram(y, n_fft=ONSET_N_FFT, power=1)`` when already computed ("numpy" only)
 
     Returns
     -------
@@ -130,6 +146,13 @@ def track_beats(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HOP_L
         raise ParameterError(f"tempo method {method!r} not in {METHODS}")
     if method == "essentia":
         return _essentia_beats(y, sr=sr, min_bpm=min_bpm, max_bpm=max_bpm)
+    if magnitude is not None and magnitude.shape[0] != 1 + ONSET_N_FFT // 2:
+        raise ParameterError(f"magnitude has {magnitude.shape[0]} bins; the onsets need "
+                             f"n_fft {ONSET_N_FFT} ({1 + ONSET_N_FFT // 2} bins)")
+    if method == "numpy":
+        return _numpy_beats(y, sr=sr, hop_length=hop_length, start_bpm=start_bpm,
+                            tightness=tightness, min_bpm=min_bpm, max_bpm=max_bpm,
+                            magnitude=magnitude)
     return _librosa_beats(y, sr=sr, hop_length=hop_length, start_bpm=start_bpm,
                           tightness=tightness, min_bpm=min_bpm, max_bpm=max_bpm)
 
@@ -143,7 +166,8 @@ def vocal_tempo(y: np.ndarray, *, table_bpm: float = math.nan, vocal_source: str
     y : np.ndarray [shape=(n,)]  mono samples at 22,050 Hz
     table_bpm : float  the tempo-table entry (BPM; NaN if none)
     vocal_source : "table" | "estimate"  "estimate" ignores the table
-    **beats : keyword arguments of ``track_beats`` (``TempoParams.beat_kwargs()``)
+    **beats : keyword arguments of ``track_beats`` (``TempoParams.beat_kwargs()``, and
+        ``magnitude``)
 
     Returns
     -------
@@ -173,9 +197,34 @@ def low_confidence(beats: BeatTrack, *, min_confidence: float = 0.1) -> str:
             f"{min_confidence:g}")
 
 
+def _numpy_beats(y: np.ndarray, *, sr: int, hop_length: int, start_bpm: float,
+                 tightness: float, min_bpm: float, max_bpm: float,
+                 magnitude: np.ndarray | None) -> BeatTrack:
+    if magnitude is None:
+        magnitude = spectrogram(y, n_fft=ONSET_N_FFT, hop_length=hop_length, power=1.0)
+    onset = mel_onset_strength(magnitude, sr=sr, n_fft=ONSET_N_FFT, hop_length=hop_length)
+    if not np.any(onset > 0):
+        return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
+    tempogram = autocorrelation_tempogram(onset, win_length=int(AC_SIZE_S * sr) // hop_length)
+    bpm = tempo_from_tempogram(tempogram, sr=sr, hop_length=hop_length, start_bpm=start_bpm)
+    beats = beat_track(onset, bpm=bpm, sr=sr, hop_length=hop_length, tightness=tightness)
+    return _beat_result(onset, bpm, beats, sr=sr, hop_length=hop_length, min_bpm=min_bpm,
+                        max_bpm=max_bpm)
+
+
+def _beat_result(onset: np.ndarray, bpm: float, beats: np.ndarray, *, sr: int,
+                 hop_length: int, min_bpm: float, max_bpm: float) -> BeatTrack:
+    """The track of a tracker's tempo and beat frames: refined tempo, periodicity."""
+    if not min_bpm <= bpm <= max_bpm or len(beats) < 2:
+        return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
+    beat_samples = np.asarray(beats, dtype=np.int64) * hop_length
+    return BeatTrack(refine_tempo(beat_samples, bpm, sr=sr), beat_samples,
+                     periodicity(onset, bpm, sr=sr, hop_length=hop_length))
+
+
 def _librosa_beats(y: np.ndarray, *, sr: int, hop_length: int, start_bpm: float,
                    tightness: float, min_bpm: float, max_bpm: float) -> BeatTrack:
-    import librosa
+    import librosa  # ~3 s of numba compilation per process: the "numpy" method avoids it
 
     onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length)
     if not np.any(onset > 0):
@@ -183,12 +232,8 @@ def _librosa_beats(y: np.ndarray, *, sr: int, hop_length: int, start_bpm: float,
     tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=hop_length,
                                            start_bpm=start_bpm, tightness=tightness,
                                            units="frames")
-    bpm = float(np.atleast_1d(tempo)[0])
-    if not min_bpm <= bpm <= max_bpm or len(beats) < 2:
-        return BeatTrack(math.nan, np.zeros(0, dtype=np.int64), 0.0)
-    beat_samples = np.asarray(beats, dtype=np.int64) * hop_length
-    return BeatTrack(refine_tempo(beat_samples, bpm, sr=sr), beat_samples,
-                     periodicity(onset, bpm, sr=sr, hop_length=hop_length))
+    return _beat_result(onset, float(np.atleast_1d(tempo)[0]), beats, sr=sr,
+                        hop_length=hop_length, min_bpm=min_bpm, max_bpm=max_bpm)
 
 
 def refine_tempo(beat_samples: np.ndarray, bpm: float, tolerance: float = 0.05, *,

@@ -18,14 +18,14 @@ import dataclasses
 import functools
 
 import numpy as np
-import scipy.fft
 
 from ..core.config import SPEED_KEYS
 from ..core.errors import ConfigError, ParameterError
 from ..core.segment import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SEGMENT_FRAMES
 
-__all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "log_mel",
-           "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings", "value_params"]
+__all__ = ["COMPRESSIONS", "FeatureParams", "MEL_GROUP", "compress", "hann_window",
+           "hz_to_mel", "log_mel", "mel_basis", "mel_blocks", "mel_magnitude", "mel_settings",
+           "mel_to_hz", "value_params"]
 
 COMPRESSIONS = ("log1p10", "db", "none")
 
@@ -76,16 +76,52 @@ def mel_settings(params: FeatureParams) -> dict:
             "layout": "(segments, frames, bands)", **value_params(params)}
 
 
-@functools.lru_cache(maxsize=4)
-def mel_basis(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
-    """Slaney mel matrix (librosa's defaults), transposed: float64 (n_fft // 2 + 1, n_mels).
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa ``hz_to_mel(htk=False)``): linear below 1 kHz, log above.
 
-    ``sr`` in Hz, ``n_fft`` in samples.
+    ``hz`` in Hz (1-D array); returns mels, float64.
     """
-    import librosa
+    hz = np.atleast_1d(np.asarray(hz, dtype=np.float64))
+    f_sp = 200.0 / 3  # Hz per mel in the linear part
+    min_log_mel, logstep = 1000.0 / f_sp, np.log(6.4) / 27.0
+    mels = hz / f_sp
+    log_t = hz >= 1000.0
+    mels[log_t] = min_log_mel + np.log(hz[log_t] / 1000.0) / logstep
+    return mels
 
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=np.float64)
-    return np.ascontiguousarray(mel.T)
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    """Inverse of ``hz_to_mel``: mels (1-D array) to Hz, float64."""
+    mels = np.atleast_1d(np.asarray(mels, dtype=np.float64))
+    f_sp = 200.0 / 3
+    min_log_mel, logstep = 1000.0 / f_sp, np.log(6.4) / 27.0
+    hz = f_sp * mels
+    log_t = mels >= min_log_mel
+    hz[log_t] = 1000.0 * np.exp(logstep * (mels[log_t] - min_log_mel))
+    return hz
+
+
+@functools.lru_cache(maxsize=8)
+def mel_basis(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """Slaney mel matrix, transposed: float64 (n_fft // 2 + 1, n_mels), read-only.
+
+    ``sr`` in Hz, ``n_fft`` in samples.  Triangles between ``n_mels + 2`` points evenly
+    spaced in mels from 0 Hz to ``sr / 2``, each scaled by 2 / its width in Hz: the same
+    float64 operations as ``librosa.filters.mel`` at its defaults (the values are equal
+    bit for bit, tests/test_features.py), without importing librosa, whose import pulls in
+    scipy.signal and numba (about 1 s per process).
+    """
+    fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
+    low, high = hz_to_mel(np.array([0.0, float(sr) / 2]))
+    mel_f = mel_to_hz(np.linspace(low, high, n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    weights = np.maximum(0, np.minimum(-ramps[:-2] / fdiff[:-1, None],
+                                       ramps[2:] / fdiff[1:, None]))
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
+    out = np.ascontiguousarray(weights.T)
+    out.flags.writeable = False
+    return out
 
 
 MEL_GROUP = 16  # bands per block of the banded mel product
@@ -116,10 +152,14 @@ def mel_blocks(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS
     return tuple(blocks)
 
 
-@functools.lru_cache(maxsize=4)
-def _window(n_fft: int = N_FFT) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def hann_window(n_fft: int = N_FFT) -> np.ndarray:
+    """Periodic Hann window of ``n_fft`` samples (as ``scipy.signal.get_window("hann")``),
+    float64, read-only."""
     n = np.arange(n_fft)
-    return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)  # periodic Hann, float64
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)
+    w.flags.writeable = False
+    return w
 
 
 def mel_magnitude(segments: np.ndarray, *, sr: int = SAMPLE_RATE, n_fft: int = N_FFT,
@@ -152,13 +192,15 @@ def mel_magnitude(segments: np.ndarray, *, sr: int = SAMPLE_RATE, n_fft: int = N
     >>> mel_magnitude(np.zeros((2, 65536))).shape
     (2, 129, 128)
     """
+    import scipy.fft  # not at module level: the analysis jobs import this module, not the FFT
+
     x = np.asarray(segments, dtype=np.float64)
     if x.ndim != 2:
         raise ParameterError(f"segments must be 2-D (n, samples), got shape {x.shape}")
     pad = n_fft // 2
     padded = np.pad(x, ((0, 0), (pad, pad)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop_length]
-    spectrum = scipy.fft.rfft(frames * _window(n_fft), axis=-1, workers=1)
+    spectrum = scipy.fft.rfft(frames * hann_window(n_fft), axis=-1, workers=1)
     n, t, f = spectrum.shape
     spectrum = spectrum.reshape(n * t, f)
     magnitude = np.sqrt(np.square(spectrum.real) + np.square(spectrum.imag))  # (n*t, f)
