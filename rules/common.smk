@@ -188,3 +188,21 @@ def dataset_shards(dataset):
         ]
 
     return inputs
+
+
+# Songs of known singers (the paper's Table 1 setting): off unless songs.path is set.
+SONGS_PATH = config["songs"]["path"]
+SONGS_EVALUATION = f"{EVALUATION}/songs"
+DEMO_SONGS = f"{R}/songs/demo"
+
+
+def songs_source():
+    """The song folder or CSV evaluate_songs reads ("demo": the demo_songs rule's folder)."""
+    if not SONGS_PATH:
+        return []
+    return DEMO_SONGS if SONGS_PATH == "demo" else SONGS_PATH
+
+
+def songs_outputs():
+    """The song evaluation's metrics table when songs.path is set, else nothing."""
+    return [f"{SONGS_EVALUATION}/metrics.parquet"] if SONGS_PATH else []

@@ -100,3 +100,66 @@ rule snr_sweep:
     shell:
         "python -m pipeline evaluate --snr-datasets {params.datasets} --models {input.models} "
         "--out {output.metrics} --seed {params.seed} --params {params.evaluate:q} > {log} 2>&1"
+
+
+rule demo_songs:
+    input:
+        vocals=f"{MANIFESTS}/vocals.parquet",
+        accompaniments=f"{MANIFESTS}/accompaniments.parquet",
+        split=f"{MANIFESTS}/split.parquet",
+    output:
+        songs=directory(DEMO_SONGS),
+    log:
+        f"{R}/logs/demo_songs.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        seed=config["seed"],
+    shell:
+        "python -m pipeline demo-songs --vocals {input.vocals} "
+        "--accompaniments {input.accompaniments} --split {input.split} "
+        "--out {output.songs} --seed {params.seed} > {log} 2>&1"
+
+
+rule evaluate_songs:
+    input:
+        songs=songs_source(),
+        models=ALL_MODELS,
+        infos=ALL_MODEL_INFOS,
+    output:
+        metrics=f"{SONGS_EVALUATION}/metrics.parquet",
+        table=report(
+            f"{SONGS_EVALUATION}/metrics.csv",
+            caption="../workflow/report/songs.rst",
+            category="Songs of known singers",
+            labels={"table": "singer identification on songs"},
+        ),
+        predictions=f"{SONGS_EVALUATION}/predictions.parquet",
+        predictions_csv=f"{SONGS_EVALUATION}/predictions.csv",
+        songs=f"{SONGS_EVALUATION}/songs.parquet",
+        songs_csv=f"{SONGS_EVALUATION}/songs.csv",
+        skipped=f"{SONGS_EVALUATION}/skipped.parquet",
+        skipped_csv=f"{SONGS_EVALUATION}/skipped.csv",
+    log:
+        f"{R}/logs/{VERSION}/evaluate_songs.log",
+    benchmark:
+        f"{BENCHMARKS}/{VERSION}/evaluate_songs.tsv"
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        evaluation=folder(SONGS_EVALUATION),
+        songs=as_json(config["songs"]),
+        evaluate=as_json(config["evaluate"]),
+        seed=config["seed"],
+    shell:
+        "python -m pipeline evaluate-songs --songs {input.songs:q} --models {input.models} "
+        "--out {params.evaluation} --seed {params.seed} --params {params.songs:q} "
+        "--evaluate-params {params.evaluate:q} > {log} 2>&1"

@@ -7,6 +7,7 @@ rule report:
         snr=f"{EVALUATION}/snr_sweep.parquet",
         embeddings=f"{EVALUATION}/track_embeddings.parquet",
         accounting=ACCOUNTING,
+        songs=songs_outputs(),
     output:
         html=report(
             f"{EVALUATION}/report.html",
@@ -59,8 +60,8 @@ rule report:
     shell:
         "python -m pipeline report --dataset {params.dataset} --metrics {input.metrics} "
         "--baseline {input.baseline} --snr {input.snr} --embeddings {input.embeddings} "
-        "--accounting {input.accounting} --out {output.html} --figures {params.figures} "
-        "--params {params.evaluate:q} > {log} 2>&1"
+        "--accounting {input.accounting} --songs {input.songs} --out {output.html} "
+        "--figures {params.figures} --params {params.evaluate:q} > {log} 2>&1"
 
 
 rule account:

@@ -198,6 +198,8 @@ def test_sentences_follow_the_numbers_and_flip_with_them():
 
     close = findings.best_sentence(ordering_table(0.42, 0.40), "Mono2Mix")
     assert close.endswith("CROSS at 0.40, is inside that interval.")
+    tie = findings.best_sentence(ordering_table(0.40, 0.40), "Mono2Mix")
+    assert "tie for the highest score, 0.40" in tie
 
     bare = ordering_table(0.42, 0.26).assign(ci_low=np.nan, ci_high=np.nan)
     said = " ".join(findings.findings(bare))  # without intervals nothing claims a separation

@@ -17,6 +17,7 @@ SECTIONS = {
     ("features",): "pipeline.dataset.features:FeatureParams",
     ("train",): "pipeline.train.params:TrainParams",
     ("evaluate",): "pipeline.evaluate.protocol:EvalParams",
+    ("songs",): "pipeline.evaluate.songs:SongsParams",
     ("split",): "pipeline.sources.split:SplitParams",
     ("shards",): "pipeline.sources.ingest:ShardParams",
     ("sources", "accompaniments"): "pipeline.sources.accompaniments:AccompanimentSource",

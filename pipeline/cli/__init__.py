@@ -35,6 +35,8 @@ COMMANDS = {
     "embed": "embed",
     "query": "query",
     "evaluate": "evaluate",
+    "demo-songs": "demo_songs",
+    "evaluate-songs": "evaluate_songs",
     "baseline": "baseline",
     "report": "report",
     "compare-runs": "compare_runs",

@@ -14,8 +14,8 @@ from functools import partial
 from pathlib import Path
 
 from ..core.atomic import write_json, write_parquet
-from ..core.errors import ConfigError, PipelineError
-from ..core.vocabulary import MODEL_NAMES
+from ..core.errors import ConfigError
+from ..evaluate.models import load_models
 from ..evaluate.protocol import (
     embed_models,
     evaluate_snr,
@@ -51,32 +51,11 @@ def add_arguments(parser):
     add_params_argument(parser, "evaluate")
 
 
-def is_pretrained(model, path) -> bool:
-    """From model.json (train metrics, else a non-empty ``init``), else the folder name."""
-    info = getattr(model, "info", {}) or {}
-    if "pretrained" in info.get("metrics", {}):
-        return bool(info["metrics"]["pretrained"])
-    if "init" in info:
-        return bool(info["init"])
-    return not Path(path).resolve().parent.name.endswith("scratch")
-
-
 def load_embedders(paths) -> dict:
     """``{(name, pretrained): embed_fn}`` from model files, named by their kind."""
-    from ..train.checkpoint import load_model
     from ..train.model import embed_mels
 
-    models = {}
-    for path in paths:
-        model = load_model(path)
-        name = MODEL_NAMES.get(model.kind)
-        if name is None:
-            raise PipelineError(f"{path}: a {model.kind!r} model is not an embedding model")
-        key = (name, is_pretrained(model, path))
-        if key in models:
-            raise PipelineError(f"{path}: a second {name} model (pretrained={key[1]})")
-        models[key] = partial(embed_mels, model)
-    return models
+    return {key: partial(embed_mels, model) for key, model in load_models(paths).items()}
 
 
 def parse_snr_datasets(values) -> dict:

@@ -16,6 +16,7 @@ from ..core.errors import PipelineError
 from ..evaluate.protocol import summary, tracks_from_table
 from ..evaluate.tsne import tsne_table
 from ..report.html import write_report
+from ..report.songs import songs_section
 from ._common import add_params_argument, add_seed_argument, eval_params, write_table
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ def add_arguments(parser):
     parser.add_argument("--embeddings", help="track_embeddings.parquet (for the t-SNE)")
     parser.add_argument("--dataset", help="dataset version directory (card.json, index.parquet)")
     parser.add_argument("--accounting", help="accounting table (Parquet)")
+    parser.add_argument("--songs", nargs="*", default=[],
+                        help="song evaluation metrics (evaluate-songs' metrics.parquet; its "
+                             "songs.parquet beside it gives the counts)")
     parser.add_argument("--out", required=True, help="report HTML path")
     parser.add_argument("--figures", help="figure directory (default: figures/ beside --out)")
     parser.add_argument("--combined", metavar="PREFIX",
@@ -60,6 +64,16 @@ def _dataset_parts(dataset):
     return card, index
 
 
+def _songs_section(path, interval: str) -> str:
+    table = _read(path)
+    songs_path = Path(path).with_name("songs.parquet")
+    counts = {}
+    if songs_path.exists():
+        songs = _read(songs_path)
+        counts = {"n_songs": len(songs), "n_singers": int(songs["singer"].nunique())}
+    return songs_section(table, interval=interval, **counts)
+
+
 def run(args) -> int:
     params = eval_params(args)
     metrics = pd.concat([_read(p) for p in [*args.metrics, *args.baseline]], ignore_index=True)
@@ -72,10 +86,11 @@ def run(args) -> int:
     card, index = _dataset_parts(args.dataset)
     accounting = _read(args.accounting) if args.accounting else None
     figures_dir = Path(args.figures) if args.figures else Path(args.out).parent / "figures"
+    sections = tuple(_songs_section(p, params.bootstrap.describe()) for p in args.songs)
     made = write_report(args.out, metrics=metrics, figures_dir=figures_dir,
                         snr=_read(args.snr) if args.snr else None, tsne=tsne, card=card,
                         index=index, accounting=accounting, title=args.title,
-                        interval=params.bootstrap.describe())
+                        interval=params.bootstrap.describe(), extra_sections=sections)
     if args.combined:
         write_table(Path(args.combined), metrics)
         write_json(Path(args.combined).with_suffix(".json"), summary(metrics))

@@ -13,7 +13,7 @@ again.
 from __future__ import annotations
 
 __all__ = ["ACCOMPANIMENT_MANIFEST", "EMBED_SEGMENTS", "EMBED_SKIPPED", "EMBED_TRACKS",
-           "DATASET_INDEX", "METRICS_TABLE", "RUN_SPREAD", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
+           "DATASET_INDEX", "METRICS_TABLE", "RUN_SPREAD", "SONGS", "SONG_PREDICTIONS", "MIX_SKIPPED", "PAIRS", "RECIPE", "SKIPPED", "SPLIT", "TABLES",
            "TRAIN_LOG", "ACC_SEGMENTS", "ACC_TRACKS", "UNMATCHED", "VOCAL_MANIFEST",
            "VOCAL_WINDOWS"]
 
@@ -69,6 +69,9 @@ TRAIN_LOG = {"epoch": "int64", "train_loss": "float64", "valid_loss": "float64",
 # evaluate
 METRICS_TABLE = {"model": "str", "pretrained": "bool", "scenario": "str", "metric": "str",
                  "value": "float64", "n": "int64", "ci_low": "float64", "ci_high": "float64"}
+SONGS = {"path": "str", "singer": "str", "song": "str"}
+SONG_PREDICTIONS = {"model": "str", "pretrained": "bool", "path": "str", "singer": "str",
+                    "predicted": "str", "rank": "int64"}
 RUN_SPREAD = {"model": "str", "pretrained": "bool", "scenario": "str", "metric": "str",
               "runs": "int64", "mean": "float64", "std": "float64", "min": "float64",
               "max": "float64"}
@@ -94,6 +97,8 @@ TABLES = {
     "train_log.csv": TRAIN_LOG,
     "metrics.parquet": METRICS_TABLE,
     "compare-runs OUT": RUN_SPREAD,
+    "songs/songs.parquet": SONGS,
+    "songs/predictions.parquet": SONG_PREDICTIONS,
     "embed OUT.parquet": EMBED_TRACKS,
     "embed OUT.segments.parquet": EMBED_SEGMENTS,
     "embed OUT.skipped.parquet": EMBED_SKIPPED,

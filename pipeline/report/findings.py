@@ -78,6 +78,9 @@ def best_sentence(table: pd.DataFrame, scenario: str, metric: str = "top1") -> s
     text = f"{scenario}: {best} scores highest, {cells[best].text()}"
     if len(ranked) > 1:
         second = ranked[1]
+        if cells[second].value == cells[best].value:
+            return (f"{scenario}: {best} and {second} tie for the highest score, "
+                    f"{cells[best].text()}.")
         text += f"; the next, {second} at {cells[second].value:.2f}, is "
         if not cells[best].has_interval:
             text += "lower (no interval was computed)"
