@@ -13,7 +13,8 @@ Layout (see docs/tables.md, "Demo corpus")::
 Modules: ``params`` (DemoParams, presets, random streams), ``plan`` (what the corpus holds:
 mashable tempo/key coverage, songs, singers' performances), ``melody`` (songs and their
 timelines), ``voice`` (source-filter singing voice), ``channel`` (per-recording channel),
-``accompaniment`` (drums, bass, chords), ``writers`` (WAV / AAC), ``corpus`` (rendering and
+``accompaniment`` (drums, bass, chords), ``instruments`` (guitars, pads, reverb,
+compression), ``writers`` (WAV / AAC), ``corpus`` (rendering and
 layout).
 """
 

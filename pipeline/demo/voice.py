@@ -5,7 +5,14 @@ the singer's open quotient, pulse asymmetry and spectral tilt, per-cycle shimmer
 pulse-synchronous breath noise.  Pitch: the note targets with the singer's portamento,
 onset scoops and delayed vibrato.  Filter: five cascaded two-pole resonators per vowel,
 scaled by the singer's vocal-tract length and perturbed by the singer's own vowel shapes;
-the formants glide between vowels at note onsets.  Identity lives in these traits.
+the formants glide between vowels at note onsets.
+
+Within a singer the voice varies as real ones do, so that no fixed spectral envelope names
+the singer: formants rise with pitch (larynx height) and F1 follows f0 when f0 nears it
+(formant tuning); vocal effort rises with pitch and varies by phrase and note (level), and
+a recording sung loud has less spectral tilt than a soft one; above the singer's passaggio the pulses turn to
+head voice (a more open glottis, more breath).  Identity lives in the traits: tract length
+and vowel shapes, glottal source, the register break, vibrato, jitter, shimmer, breathiness.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import scipy.signal
 from .melody import Performance
 
 __all__ = ["CONTROL_HOP", "GLIDE_S", "GLIDE_STEPS", "PULSE_TABLE", "Singer",
-           "VOWEL_BANDWIDTHS", "VOWEL_FORMANTS", "draw_singer", "sing"]
+           "VOWEL_BANDWIDTHS", "VOWEL_FORMANTS", "draw_singer", "note_formants",
+           "sing"]
 
 # Reference formants (Hz) and bandwidths of a long (adult male) vocal tract:
 # /a/, /e/, /i/, /o/, /u/, /ae/, /er/ (Peterson & Barney style averages).
@@ -58,6 +66,11 @@ class Singer:
     scoop_cents: float  # onset pitch scoop from below
     attack_s: float
     release_s: float
+    passaggio_midi: float  # chest -> head register break (MIDI)
+    head_open_quotient: float  # open quotient in head voice (nearer sinusoidal pulses)
+    effort_tilt: float  # how far the tilt coefficient moves between soft and loud recordings
+    larynx_slope: float  # relative formant rise per octave of pitch (larynx height)
+    formant_tuning: float  # 0..1: how far F1 follows f0 when f0 nears it (sopranos)
 
 
 def draw_singer(rng: np.random.Generator) -> Singer:
@@ -81,6 +94,10 @@ def draw_singer(rng: np.random.Generator) -> Singer:
         vibrato_delay_s=float(rng.uniform(0.08, 0.4)), glide_s=float(rng.uniform(0.015, 0.07)),
         scoop_cents=float(rng.choice([0.0, rng.uniform(40.0, 180.0)])),
         attack_s=float(rng.uniform(0.01, 0.12)), release_s=float(rng.uniform(0.03, 0.15)),
+        passaggio_midi=float(centre + rng.uniform(1.0, 5.0)),
+        head_open_quotient=float(rng.uniform(0.8, 0.95)),
+        effort_tilt=float(rng.uniform(0.1, 0.25)), larynx_slope=float(rng.uniform(0.01, 0.03)),
+        formant_tuning=float(rng.uniform(0.3, 1.0)),
     )
 
 
@@ -93,21 +110,59 @@ def sing(perf: Performance, singer: Singer, *, sr: int, rng: np.random.Generator
     ctrl_sr = sr / CONTROL_HOP
     midi = _pitch_contour(perf, singer, note_index, since_onset, ctrl_t, sr=ctrl_sr, rng=rng)
     env = _envelope(perf, singer, note_index, since_onset, ctrl_t)
+    effort = _effort(perf, singer, note_index, rng=rng)  # 0 soft .. 1 loud, per control point
     t = np.arange(n) / sr
-    f0 = 440.0 * 2.0 ** ((np.interp(t, ctrl_t, midi) - 69.0) / 12.0)
+    midi_t = np.interp(t, ctrl_t, midi)
+    f0 = 440.0 * 2.0 ** ((midi_t - 69.0) / 12.0)
     phase = np.cumsum(f0 / sr)
     cycle = phase.astype(np.int64)
     frac = (phase - cycle).astype(np.float32)
-    pulse, flow = _rosenberg(frac, singer.open_quotient, singer.asymmetry)
-    shimmer = 1.0 + singer.shimmer * rng.standard_normal(cycle[-1] + 1, dtype=np.float32)
-    source = scipy.signal.lfilter([1.0 - singer.tilt], [1.0, -singer.tilt], pulse * shimmer[cycle])
-    source = source.astype(np.float32) / np.float32(np.abs(source).max() + 1e-9)
+    # registers: chest pulses below the passaggio, head-voice pulses (more open) above
+    chest, flow = _rosenberg(frac, singer.open_quotient, singer.asymmetry)
+    head, head_flow = _rosenberg(frac, singer.head_open_quotient, singer.asymmetry)
+    head_w = (1.0 / (1.0 + np.exp(-(midi_t - singer.passaggio_midi) / 0.5))).astype(np.float32)
+    pulse = chest + head_w * (head - chest)
+    flow = flow + head_w * (head_flow - flow)
+    pulse *= 1.0 + singer.shimmer * rng.standard_normal(cycle[-1] + 1, dtype=np.float32)[cycle]
+    # effort: a recording sung louder has a flatter source spectrum (less tilt) than a soft
+    # one; within a recording effort moves the level (a time-varying tilt confuses pitch
+    # trackers on the low-passed, soft passages)
+    coef = float(np.clip(singer.tilt + singer.effort_tilt * (0.5 - rng.random()), 0.0, 0.9))
+    source = scipy.signal.lfilter([1.0 - coef], [1.0, -coef], pulse).astype(np.float32)
+    source /= np.float32(np.abs(source).max() + 1e-9)
     noise = rng.standard_normal(n, dtype=np.float32)
     noise = scipy.signal.lfilter(np.array([1.0, -0.9], np.float32), np.float32(1.0), noise)
-    source += np.float32(singer.breath) * noise * (np.float32(0.3) + flow)
-    source *= np.interp(t, ctrl_t, env).astype(np.float32)
+    breath = np.float32(singer.breath) * (1.0 + 0.5 * head_w)  # head voice is breathier
+    source += breath * noise * (np.float32(0.3) + flow)
+    source *= np.interp(t, ctrl_t, env * (0.85 + 0.3 * effort)).astype(np.float32)
     y = _formant_filter(source, perf, singer, sr=sr)
     return (y / (np.abs(y).max() + 1e-9)).astype(np.float32)
+
+
+def _effort(perf: Performance, singer: Singer, note_index, *, rng: np.random.Generator
+            ) -> np.ndarray:
+    """Vocal effort (0..1) at control points: rises with pitch, varies by phrase and note."""
+    phrase_effort = rng.normal(0.0, 0.2, int(perf.phrase.max()) + 1)
+    per_note = np.clip(0.5 + 0.5 * (perf.midi - singer.centre_midi) / 12.0
+                       + phrase_effort[perf.phrase] + rng.normal(0.0, 0.08, len(perf.midi)),
+                       0.0, 1.0)
+    sounding = note_index >= 0
+    held = np.maximum.accumulate(np.where(sounding, np.arange(len(note_index)), 0))
+    e = per_note[np.maximum(note_index, 0)][held]
+    a = np.exp(-1.0 / 40.0)  # ~30 ms smoothing at the control rate
+    return scipy.signal.lfilter([1.0 - a], [1.0, -a], e - e[0]) + e[0]
+
+
+def note_formants(perf: Performance, singer: Singer) -> np.ndarray:
+    """Formants (Hz) of every note, shape (n_notes, 5): the vowel's, raised with pitch
+    (larynx height), F1 pulled up towards f0 when f0 nears it (formant tuning)."""
+    f = singer.formants[perf.vowel].copy()
+    f *= (1.0 + singer.larynx_slope * (perf.midi - singer.centre_midi) / 12.0)[:, None]
+    f0 = 440.0 * 2.0 ** ((perf.midi - 69.0) / 12.0)
+    tuned = np.maximum(f[:, 0], 1.15 * f0)
+    f[:, 0] += singer.formant_tuning * (tuned - f[:, 0])
+    f[:, 1] = np.maximum(f[:, 1], f[:, 0] + 150.0)
+    return f
 
 
 def _note_clock(perf: Performance, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,9 +245,10 @@ def _formant_filter(source: np.ndarray, perf: Performance, singer: Singer, *,
                     sr: int) -> np.ndarray:
     """Filter ``source`` through the vowel of each note, gliding formants at note onsets."""
     n = len(source)
-    bounds, formants = [0], [singer.formants[perf.vowel[0]]]
+    per_note = note_formants(perf, singer)
+    bounds, formants = [0], [per_note[0]]
     for i in range(1, len(perf.onset_s)):
-        prev, cur = singer.formants[perf.vowel[i - 1]], singer.formants[perf.vowel[i]]
+        prev, cur = per_note[i - 1], per_note[i]
         start = int(round(perf.onset_s[i] * sr))
         for k in range(GLIDE_STEPS):
             w = (k + 1) / GLIDE_STEPS
