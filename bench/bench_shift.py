@@ -27,7 +27,7 @@ Every TSM method shifts pitch the same way: stretch by ratio / p, then varispeed
 soxr (p = 2 ** (semitones / 12)), librosa's pitch_shift chain; Rubber Band and Signalsmith
 do both internally.  Methods whose package is missing are listed as not installed.
 
-    python bench/bench_shift.py [--repeats 5] [--tracks 3] [--seconds 20]
+    python bench/bench_shift.py [--repeats 5] [--tracks 2] [--seconds 20] [--speed-only]
 """
 
 from __future__ import annotations
@@ -204,16 +204,24 @@ def analyse(y):
 
 def _cpu() -> float:
     """CPU seconds of this process and its finished children (the rubberband CLI)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    import resource
+
+    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def cpu_seconds(fn, repeats: int) -> float:
+def cpu_seconds(fn, repeats: int, *, min_seconds: float = 0.2) -> float:
+    """Median over ``repeats`` of the CPU seconds per call, each repeat >= ``min_seconds``."""
     times = []
     for _ in range(repeats):
-        t0 = _cpu()
-        fn()
-        times.append(_cpu() - t0)
+        n, t0 = 0, _cpu()
+        while True:
+            fn()
+            n += 1
+            if _cpu() - t0 >= min_seconds:
+                break
+        times.append((_cpu() - t0) / n)
     return float(np.median(times))
 
 
@@ -231,8 +239,9 @@ def segment_key(y) -> int:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--tracks", type=int, default=3, help="source renders (of 4)")
+    ap.add_argument("--tracks", type=int, default=2, help="source renders (of 4)")
     ap.add_argument("--seconds", type=float, default=20.0, help="analysed output length (s)")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed column")
     args = ap.parse_args(argv)
     out = int(args.seconds * SR)
     methods = [m for m in METHODS if available(m[2])]
@@ -240,6 +249,15 @@ def main(argv=None) -> None:
     stats = {m[0]: {"key": [], "dbpm": [], "bucket": [], "lsd": [], "lag": [], "lsd_mix": [],
                      "seg_key": []} for m in methods}
     ceiling = {"key": [], "dbpm": [], "lsd_none": [], "lsd_mix_none": []}
+    seg, speed_case, speed = render(110.0, 3, seconds=6, seed=7)[0], (2, 1.05), {}
+    for name, fn, _, _ in methods:  # first, so that a failure shows at once
+        s, r = speed_case if name != METHODS[1][0] else (1, 2 ** (1 / 12))
+        y = seg[:shift.input_samples(r, SEGMENT_SAMPLES)]
+        speed[name] = cpu_seconds(lambda: fn(y, s, r, SEGMENT_SAMPLES), args.repeats)
+        print(f"  {name}: {SEGMENT_SAMPLES / SR / speed[name]:.0f}x",
+              file=sys.stdout if args.speed_only else sys.stderr)
+    if args.speed_only:
+        return
     for t, (tempo, key) in enumerate(SOURCES[:args.tracks]):
         src, src_h = render(tempo, key, seconds=args.seconds * 1.25 + 2, seed=100 + t)
         for s, r in CASES:
@@ -277,8 +295,6 @@ def main(argv=None) -> None:
                     st["lsd_mix"].append(lsd(z, tgt)[0])
             print(f"  {key_name(key)} {tempo:.0f} BPM -> {s:+d} st x{r:.4f}: done",
                   file=sys.stderr)
-    seg = render(110.0, 3, seconds=6, seed=7)[0]
-    speed_case = (2, 1.05)
     print(f"{len(SOURCES[:args.tracks])} source renders x {len(CASES)} (semitones, ratio) cases"
           f" ({', '.join(f'{s:+d}/{r:.3f}' for s, r in CASES)}); {args.seconds:.0f}-s outputs")
     print("| method | licence | key right (segments) | tempo error, median / max (BPM) | "
@@ -291,10 +307,7 @@ def main(argv=None) -> None:
     print(f"| no shift (source as is) | - | - | - | - | {np.mean(ceiling['lsd_none']):.2f} | "
           f"{np.mean(ceiling['lsd_mix_none']):.2f} | - | - | - |")
     for name, fn, _, lic in methods:
-        st = stats[name]
-        s, r = speed_case if name != METHODS[1][0] else (1, 2 ** (1 / 12))
-        y = seg[:shift.input_samples(r, SEGMENT_SAMPLES)]
-        cpu = cpu_seconds(lambda: fn(y, s, r, SEGMENT_SAMPLES), args.repeats)
+        st, cpu = stats[name], speed[name]
         print(f"| {name} | {lic} | {np.mean(st['key']):.3f} | {np.median(st['dbpm']):.2f} / "
               f"{np.max(st['dbpm']):.2f} | {np.mean(st['bucket']):.3f} | "
               f"{np.mean(st['lsd']):.2f} | "

@@ -86,12 +86,23 @@ def _unit(re: np.ndarray, im: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _peaks(mag: np.ndarray) -> np.ndarray:
-    """Bins that are local maxima over +-2 bins (all bins when there is none)."""
-    p = np.pad(mag, 2)
-    c = p[2:-2]
-    peak = (c > p[1:-3]) & (c >= p[3:-1]) & (c > p[:-4]) & (c >= p[4:]) & (c > _TINY)
-    idx = np.flatnonzero(peak)
-    return idx if len(idx) else np.arange(len(mag))
+    """Bins that are local maxima over +-2 bins, per frame: bool (frames, bins); every bin of
+    a frame that has none."""
+    p = np.pad(mag, ((0, 0), (2, 2)))
+    c = p[:, 2:-2]
+    peak = (c > p[:, 1:-3]) & (c >= p[:, 3:-1]) & (c > p[:, :-4]) & (c >= p[:, 4:]) & (c > _TINY)
+    peak[~peak.any(axis=1)] = True
+    return peak
+
+
+def _owners(peak: np.ndarray) -> np.ndarray:
+    """The nearest peak bin of every bin (ties to the lower one): int64 (frames, bins)."""
+    n = peak.shape[1]
+    bins = np.arange(n)
+    below = np.maximum.accumulate(np.where(peak, bins, -1), axis=1)
+    above = np.minimum.accumulate(np.where(peak, bins, n)[:, ::-1], axis=1)[:, ::-1]
+    lower = (below >= 0) & ((above >= n) | (2 * bins <= below + above))
+    return np.where(lower, below, above)
 
 
 def _frames(y: np.ndarray, centres: np.ndarray, window: np.ndarray) -> tuple[np.ndarray,
@@ -142,23 +153,25 @@ def phase_vocoder(y: np.ndarray, *, rate: float, out_samples: int, n_fft: int = 
     vr, vi = _unit(pr, pi)
     # phase advance over one hop at each frame: u * conj(v)
     dr, di = ur * vr + ui * vi, ui * vr - ur * vi
+    peak = _peaks(mag)
+    owner = _owners(peak)
+    # every bin's analysis phase relative to its peak's: u_bin * conj(u_peak)
+    our, oui = np.take_along_axis(ur, owner, axis=1), np.take_along_axis(ui, owner, axis=1)
+    rr, ri = ur * our + ui * oui, ui * our - ur * oui
     yr, yi = np.empty_like(xr), np.empty_like(xi)
     yr[0], yi[0] = ur[0], ui[0]
+    ar, ai = np.zeros(mag.shape[1]), np.zeros(mag.shape[1])
     for k in range(1, n_frames):
-        pk = _peaks(mag[k])
+        pk = np.flatnonzero(peak[k])
         # peaks: the previous synthesis phasor advanced by the input's advance
         sr_, si_ = yr[k - 1, pk], yi[k - 1, pk]
-        ar, ai = sr_ * dr[k, pk] - si_ * di[k, pk], sr_ * di[k, pk] + si_ * dr[k, pk]
-        ar, ai = _unit(ar, ai)  # keep |phasor| = 1 against rounding drift
-        # every bin: its peak's phasor times its own analysis phase relative to that peak
-        bins = np.arange(mag.shape[1])
-        owner = pk[np.searchsorted((pk[:-1] + pk[1:]) / 2, bins)] if len(pk) > 1 \
-            else np.full(len(bins), pk[0])
-        slot = np.searchsorted(pk, owner)
-        rr = ur[k] * ur[k, owner] + ui[k] * ui[k, owner]  # u_bin * conj(u_peak)
-        ri = ui[k] * ur[k, owner] - ur[k] * ui[k, owner]
-        yr[k] = ar[slot] * rr - ai[slot] * ri
-        yi[k] = ar[slot] * ri + ai[slot] * rr
+        # normalised: |phasor| stays 1 against rounding drift
+        ar[pk], ai[pk] = _unit(sr_ * dr[k, pk] - si_ * di[k, pk],
+                               sr_ * di[k, pk] + si_ * dr[k, pk])
+        # every bin: its peak's phasor times its own phase relative to that peak
+        a_r, a_i = ar[owner[k]], ai[owner[k]]
+        yr[k] = a_r * rr[k] - a_i * ri[k]
+        yi[k] = a_r * ri[k] + a_i * rr[k]
     spec = np.empty(xr.shape, np.complex128)
     spec.real, spec.imag = mag * yr, mag * yi
     frames = np.fft.irfft(spec, n=n_fft, axis=1) * window
