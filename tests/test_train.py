@@ -122,6 +122,23 @@ def test_hard_negative_training_runs(dataset, tmp_path):
     assert np.isfinite(metrics["best_valid_loss"])
 
 
+def test_batches_are_pinned_only_for_a_cuda_device(dataset, tmp_path, monkeypatch):
+    # pinned host memory lets the non_blocking copy to a GPU overlap the step; on CPU it is
+    # useless (and torch warns), so the loop asks for it only when training on CUDA
+    requested, real = [], train.data.loader
+
+    def spy(ds, **kwargs):
+        requested.append(kwargs["pin_memory"])
+        return real(ds, **kwargs)
+
+    monkeypatch.setattr(train.data, "loader", spy)
+    train.fit(dataset, "mono", TrainParams(epochs=1, device="cpu", **FAST), tmp_path / "m")
+    assert len(requested) == 2 and not any(requested)  # training and validation loaders
+    tensors = torch.utils.data.TensorDataset(torch.zeros(2, 1))
+    assert real(tensors, num_workers=0, seed=0, pin_memory=True).pin_memory
+    assert not real(tensors, num_workers=0, seed=0).pin_memory
+
+
 def test_bad_parameters_are_config_errors():
     with pytest.raises(ConfigError, match="batch_size"):
         TrainParams(batch_size=0)

@@ -304,9 +304,9 @@ def _loop(task: _Task, params: TrainParams, epochs: int, out_dir: Path, device, 
         start = time.perf_counter()
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(data.loader(task.batches(epoch), num_workers=params.num_workers,
-                               seed=params.seed + epoch), desc=f"{out_dir.name} {epoch}/{epochs}",
-                   disable=None)
+        batches = data.loader(task.batches(epoch), num_workers=params.num_workers,
+                              seed=params.seed + epoch, pin_memory=device.type == "cuda")
+        bar = tqdm(batches, desc=f"{out_dir.name} {epoch}/{epochs}", disable=None)
         for batch in bar:
             loss = task.step(_to(batch, device))
             optimizer.zero_grad(set_to_none=True)
@@ -349,7 +349,8 @@ def _validate(task: _Task, model, valid_step, params: TrainParams, device) -> tu
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for batch in data.loader(task.valid_batches, num_workers=0, seed=params.seed):
+        for batch in data.loader(task.valid_batches, num_workers=0, seed=params.seed,
+                                 pin_memory=device.type == "cuda"):
             n = len(batch[0])
             total, count = total + float(valid_step(_to(batch, device))) * n, count + n
     acc = centroid_accuracy(model, task.valid_batches.reader, query_domain=task.query_domain,

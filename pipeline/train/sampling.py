@@ -198,8 +198,14 @@ def spread_per_singer(pool: Pool, per_singer: int) -> np.ndarray:
     return np.concatenate(picks).astype(np.int64) if picks else np.zeros(0, dtype=np.int64)
 
 
-def loader(dataset: torch.utils.data.Dataset, *, num_workers: int, seed: int):
-    """A DataLoader over pre-batched ``dataset`` in order, with its own torch.Generator."""
+def loader(dataset: torch.utils.data.Dataset, *, num_workers: int, seed: int,
+           pin_memory: bool = False):
+    """A DataLoader over pre-batched ``dataset`` in order, with its own torch.Generator.
+
+    ``pin_memory`` (for a CUDA device) copies batches to page-locked memory, so the
+    ``non_blocking`` host-to-device copy overlaps the previous step.
+    """
     return torch.utils.data.DataLoader(
         dataset, batch_size=None, shuffle=False, num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed), persistent_workers=False)
+        generator=torch.Generator().manual_seed(seed), persistent_workers=False,
+        pin_memory=pin_memory)
