@@ -63,7 +63,7 @@ def link_subcorpus(corpus: Path, out: Path, singers: int, tracks: int) -> None:
         dst.symlink_to(src)
 
 
-def write_config(workdir: Path, corpus: Path, unseen: int) -> Path:
+def write_config(workdir: Path, corpus: Path, split: dict) -> Path:
     config = yaml.safe_load((ROOT / "config/scale.yaml").read_text())
     config["results"] = str(workdir / "results")
     config.pop("demo")
@@ -72,7 +72,7 @@ def write_config(workdir: Path, corpus: Path, unseen: int) -> Path:
                    "tempo_table": "tempo.csv",
                    "columns": {"id": "perf_key", "singer": "user_id", "song": "song_id"}},
         "accompaniments": {"type": "musdb", "root": str(corpus / "musdb")}}
-    config["split"]["unseen_singers"] = unseen
+    config["split"].update(split)
     path = workdir / "reference.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -158,6 +158,8 @@ def main(argv=None) -> int:
     parser.add_argument("--singers", type=int, default=40)
     parser.add_argument("--tracks", type=int, default=16)
     parser.add_argument("--unseen-singers", type=int, default=8)
+    parser.add_argument("--model-tracks", type=int, default=6)
+    parser.add_argument("--query-tracks", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--analyze-files", type=int, default=24)
     parser.add_argument("--analyze-reference", nargs="+", metavar="FILE",
@@ -170,7 +172,9 @@ def main(argv=None) -> int:
     workdir = args.workdir.resolve()
     corpus = workdir / "corpus"
     link_subcorpus(args.corpus.resolve(), corpus, args.singers, args.tracks)
-    config = write_config(workdir, corpus, args.unseen_singers)
+    config = write_config(workdir, corpus, {"unseen_singers": args.unseen_singers,
+                                            "model_tracks": args.model_tracks,
+                                            "query_tracks": args.query_tracks})
     rusage_log = workdir / "rusage.jsonl"
     rusage_log.unlink(missing_ok=True)
     wall_ours = snakemake(config, "card", args.jobs, workdir / "snakemake.log",

@@ -63,9 +63,39 @@ def write_config(workdir: Path, args) -> Path:
                                     performances_per_singer=args.performances_per_singer)
     if args.unseen_singers:
         config["split"]["unseen_singers"] = args.unseen_singers
+    if args.corpus:  # an existing corpus in the DAMP and musdb18 layouts
+        config.pop("demo")
+        config["sources"] = {
+            "vocals": {"type": "damp", "root": str(args.corpus / "damp"),
+                       "metadata": "perfs.csv", "tempo_table": "tempo.csv",
+                       "columns": {"id": "perf_key", "singer": "user_id", "song": "song_id"}},
+            "accompaniments": {"type": "musdb", "root": str(args.corpus / "musdb")}}
+    if args.partial:  # longest performances first: no singer has all 10 yet
+        config["split"].update(unseen_singers=2, model_tracks=3, query_tracks=2)
     path = workdir / "scale.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def partial_demo_metadata(root: Path, params: dict) -> int:
+    """perfs.csv and tempo.csv of a demo corpus whose generation was stopped early.
+
+    The generator writes its tables last; this recomputes them from its plan (deterministic
+    in the params) for the performances whose audio is complete (writes are atomic: a file
+    under its final name is whole).  Returns how many performances have audio.
+    """
+    from pipeline.demo.params import preset
+    from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks
+
+    demo = preset("default", **params)
+    perfs = plan_performances(demo, plan_songs(demo, covered_pairs(plan_tracks(demo))))
+    audio = root / "damp/audio"
+    rows = [(p.perf_key, p.user_id, p.song.song_id, p.song.tempo_bpm) for p in perfs
+            if (audio / f"{p.perf_key}.{p.format}").exists()]
+    table = pd.DataFrame(rows, columns=["perf_key", "user_id", "song_id", "tempo_bpm"])
+    table[["perf_key", "user_id", "song_id"]].to_csv(root / "damp/perfs.csv", index=False)
+    table[["perf_key", "tempo_bpm"]].to_csv(root / "damp/tempo.csv", index=False)
+    return len(table)
 
 
 def environment(rusage_log: Path) -> dict:
@@ -155,6 +185,12 @@ def main(argv=None) -> int:
     parser.add_argument("--tracks", type=int, default=60)
     parser.add_argument("--unseen-singers", type=int, default=0,
                         help="split.unseen_singers (default: config/scale.yaml's)")
+    parser.add_argument("--corpus", type=Path,
+                        help="run on this demo corpus root (DAMP + musdb18 layouts) instead of "
+                             "generating one")
+    parser.add_argument("--partial", action="store_true",
+                        help="with --corpus: its generation was stopped early; rebuild its "
+                             "perfs.csv and tempo.csv from the generator's plan (size arguments)")
     parser.add_argument("--jobs", type=int, default=2, help="snakemake --cores")
     parser.add_argument("--cores-damp", type=int, default=32)
     parser.add_argument("--step", choices=("all", "generate", "run", "collect"), default="all",
@@ -163,6 +199,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.corpus:
+        args.corpus = args.corpus.resolve()
+        if args.partial:
+            params = yaml.safe_load((ROOT / "config/scale.yaml").read_text())["demo"]["params"]
+            params.update(singers=args.singers, tracks=args.tracks, stems_tracks=args.tracks,
+                          duration_s=tuple(args.duration_s),
+                          performances_per_singer=args.performances_per_singer)
+            print(f"partial corpus: {partial_demo_metadata(args.corpus, params)} performances")
     rusage_log, times_path = workdir / "rusage.jsonl", workdir / "times.json"
     config_path = write_config(workdir, args)
     from pipeline.cli.plan_training import merged_config
@@ -171,7 +215,7 @@ def main(argv=None) -> int:
     config = merged_config([ROOT / "config/config.yaml", config_path])
     version, results = dataset_version(config), Path(config["results"])
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
-    if args.step in ("all", "generate"):
+    if args.step in ("all", "generate") and not args.corpus:
         times["generate_wall_s"] = snakemake(config_path, f"{results}/demo/corpus.json",
                                              args.jobs, workdir / "snakemake.log",
                                              environment(workdir / "generate.jsonl"))
