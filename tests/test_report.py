@@ -224,3 +224,13 @@ def test_figures_draw_the_intervals_as_error_bars(rng):
     spans = sorted(round(s[1][1] - s[0][1], 6) for c in bars for s in c.get_segments())
     assert spans == [0.1, 0.1, 0.1]  # one vertical bar of width 2 x 0.05 per model, none for chance
     figures.plt.close(fig)
+
+
+def test_pretraining_table_gives_each_side_its_interval(rng):
+    table = metrics_table(rng)
+    table["ci_low"], table["ci_high"] = table["value"] - 0.05, table["value"] + 0.05
+    gains = report._sorted_gains(figures.pretraining_gain(table), table)
+    cross = gains[(gains["model"] == "CROSS") & (gains["scenario"] == "Mono2Mix")].iloc[0]
+    # CROSS top-1: 0.4 from scratch, 0.5 pre-trained (metrics_table), +-0.05
+    assert (cross["scratch"], cross["pretrained"]) == ("0.400 [0.350, 0.450]",
+                                                       "0.500 [0.450, 0.550]")

@@ -46,6 +46,15 @@ def test_markdown_and_cli(tmp_path, capsys):
     assert "| MONO | pre-trained | 0.100 |" in spread_markdown(run_spread([A, B]))
 
 
+def test_one_run_prints_its_values_with_their_intervals(tmp_path, capsys):
+    one = A.assign(ci_low=[0.1, 0.0, float("nan")], ci_high=[0.3, 0.25, float("nan")])
+    one.to_parquet(tmp_path / "one.parquet")
+    assert main(["compare-runs", str(tmp_path / "one.parquet")]) == 0
+    printed = capsys.readouterr().out
+    assert "| CROSS | pre-trained | 0.200 [0.100, 0.300] |" in printed
+    assert "| chance | - | 0.050 |" in printed and "of one run" in printed
+
+
 def test_bad_tables_are_refused_with_their_name(tmp_path, capsys):
     pd.concat([A, A]).to_parquet(tmp_path / "twice.parquet")
     assert main(["compare-runs", str(tmp_path / "twice.parquet")]) != 0

@@ -1,13 +1,14 @@
 """Spread of the metrics over repeated runs (e.g. seeds): mean, sd, min and max per cell.
 
-Reads two or more metrics tables (metrics.parquet or metrics.csv of `evaluate`, or baseline
-tables), writes --out (Parquet, CSV beside it; see docs/tables.md) and prints a Markdown table
-of --metric ("mean ± sd (min-max)") for a README.
+Reads one metrics table per run (metrics.parquet or metrics.csv of `evaluate`; a run's baseline
+table may be joined with +), writes --out (Parquet, CSV beside it; see docs/tables.md) and
+prints a Markdown table of --metric for a README: "mean ± sd (min-max)" over the runs, or, for
+a single run, each value with its bootstrap interval "value [ci_low, ci_high]".
 """
 
 import logging
 
-from ..report.runs import read_metrics, run_spread, spread_markdown
+from ..report.runs import interval_markdown, read_metrics, run_spread, spread_markdown
 from ._common import write_table
 
 log = logging.getLogger(__name__)
@@ -33,5 +34,8 @@ def run(args) -> int:
     if args.out:
         write_table(args.out, spread)
         log.info("spread over %d runs written to %s", len(tables), args.out)
-    print(spread_markdown(spread, args.metric), end="")
+    if len(tables) == 1:
+        print(interval_markdown(tables[0], args.metric), end="")
+    else:
+        print(spread_markdown(spread, args.metric), end="")
     return 0

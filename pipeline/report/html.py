@@ -165,7 +165,18 @@ def snr_wide(snr: pd.DataFrame) -> pd.DataFrame:
     return wide.iloc[np.argsort(key.to_numpy(), kind="stable")]
 
 
-def _sorted_gains(gains: pd.DataFrame) -> pd.DataFrame:
+def _sorted_gains(gains: pd.DataFrame, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The gains table in report order; with ``metrics`` the two sides carry their
+    bootstrap intervals (the difference itself has none: the tables keep no per-query
+    values to resample it)."""
+    if metrics is not None and {"ci_low", "ci_high"} <= set(metrics.columns):
+        top1 = metrics[metrics["metric"] == "top1"].copy()
+        top1["text"] = top1.apply(_with_interval, axis=1)
+        text = top1.set_index(["model", "scenario", "pretrained"])["text"]
+        gains = gains.copy()
+        for column, flag in (("scratch", False), ("pretrained", True)):
+            gains[column] = [text.get((m, sc, flag), f"{v:.3f}") for m, sc, v in
+                             zip(gains["model"], gains["scenario"], gains[column])]
     model_rank = {m: i for i, m in enumerate(figures.MODEL_ORDER)}
     scenario_rank = {s: i for i, s in enumerate(figures.SCENARIO_ORDER)}
     order = gains["model"].map(model_rank).fillna(99) * 100 + gains["scenario"].map(
@@ -293,8 +304,9 @@ def render_html(*, metrics: pd.DataFrame, figure_paths: dict, snr: pd.DataFrame 
         metric_tables(metrics, ["p@5", "r@5", "map"]),
         "<h2>Pre-training (Figure 5)</h2>",
         figure("pretraining", "Top-1 accuracy of the pre-trained model minus the same model "
-               "trained from scratch."),
-        _table(_sorted_gains(gains)) if not gains.empty else "",
+               "trained from scratch; the table gives each side with its interval (the "
+               "difference has none)."),
+        _table(_sorted_gains(gains, metrics)) if not gains.empty else "",
         "<h2>Robustness to SNR (Figure 6)</h2>",
         figure("snr", "Top-1 (solid, shaded band: its interval) and top-5 (dotted) accuracy "
                "on test mixes regenerated at each vocal-to-accompaniment ratio; grey: chance."),

@@ -15,7 +15,7 @@ import pandas as pd
 from ..core.errors import PipelineError
 from ..core.tables import RUN_SPREAD
 
-__all__ = ["KEYS", "read_metrics", "run_spread", "spread_markdown"]
+__all__ = ["KEYS", "interval_markdown", "read_metrics", "run_spread", "spread_markdown"]
 
 KEYS = ["model", "pretrained", "scenario", "metric"]
 
@@ -58,17 +58,38 @@ def spread_markdown(spread: pd.DataFrame, metric: str = "top1") -> str:
     rows = spread[spread["metric"] == metric].copy()
     if rows.empty:
         raise PipelineError(f"no rows of metric {metric!r}")
-    rows["init"] = np.where(rows["pretrained"], "pre-trained", "scratch")
-    rows.loc[rows["model"].isin(["random", "chance", "GMM-UBM"]), "init"] = "-"
     rows["cell"] = [f"{m:.3f} ± {s:.3f} ({lo:.3f}-{hi:.3f})" if np.isfinite(s) else f"{m:.3f}"
                     for m, s, lo, hi in zip(rows["mean"], rows["std"], rows["min"], rows["max"])]
+    runs = int(rows["runs"].max())
+    return _wide_markdown(rows, f"{metric}: mean ± sd (min-max) over {runs} runs")
+
+
+def _wide_markdown(rows: pd.DataFrame, note: str) -> str:
+    """Rows with model, pretrained, scenario and a text ``cell`` -> a Markdown table."""
+    rows = rows.copy()
+    rows["init"] = np.where(rows["pretrained"], "pre-trained", "scratch")
+    rows.loc[rows["model"].isin(["random", "chance", "GMM-UBM"]), "init"] = "-"
     wide = rows.pivot_table(index=["model", "init"], columns="scenario", values="cell",
                             aggfunc="first", sort=False)
     scenarios = list(dict.fromkeys(rows["scenario"]))
-    runs = int(rows["runs"].max())
     lines = [f"| model | init | {' | '.join(scenarios)} |",
              "|---|---|" + "---:|" * len(scenarios)]
     for (model, init), cells in wide.iterrows():
         lines.append(f"| {model} | {init} | "
                      + " | ".join(str(cells.get(s, "")) for s in scenarios) + " |")
-    return "\n".join(lines) + f"\n\n{metric}: mean ± sd (min-max) over {runs} runs.\n"
+    return "\n".join(lines) + f"\n\n{note}.\n"
+
+
+def interval_markdown(table: pd.DataFrame, metric: str = "top1") -> str:
+    """A Markdown table of one run's ``metric``: "value [ci_low, ci_high]" per model/init and
+    scenario (the value alone where there is no interval, as for chance)."""
+    rows = table[table["metric"] == metric].copy()
+    if rows.empty:
+        raise PipelineError(f"no rows of metric {metric!r}")
+    for column in ("ci_low", "ci_high"):
+        if column not in rows:
+            rows[column] = np.nan
+    rows["cell"] = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) and np.isfinite(hi)
+                    else f"{v:.3f}" for v, lo, hi in
+                    zip(rows["value"], rows["ci_low"], rows["ci_high"])]
+    return _wide_markdown(rows, f"{metric} [bootstrap interval] of one run")
