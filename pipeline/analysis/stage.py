@@ -123,7 +123,7 @@ def beat_aligned_windows(y: np.ndarray, *, svd: SvdParams = SvdParams(),
     # one |STFT| for the tempo's onsets, the beat grid's flux and the "pitch" chroma
     spec = spectrogram(y, n_fft=PITCH_N_FFT, power=1.0)
     beats = vocal_tempo(y, table_bpm=table_bpm, vocal_source=tempo.vocal_source,
-                        magnitude=spec, **tempo.beat_kwargs())
+                        vocal_method=tempo.vocal_method, magnitude=spec, **tempo.beat_kwargs())
     doubt = low_confidence(beats, min_confidence=tempo.min_confidence)
     if doubt:  # never mixed at a tempo the estimator itself doubts
         raise AudioError(path, "low tempo confidence", doubt)
