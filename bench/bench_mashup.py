@@ -131,6 +131,7 @@ def bench_join(n_windows, rng, n_segments=60000, n_tracks=150):
     import pandas as pd
 
     from pipeline.mashup.join import join_windows
+    from pipeline.mashup.tiers import Tier
 
     perf = rng.integers(0, n_windows // 10, n_windows)
     windows = pd.DataFrame({"perf_id": [f"p{p:06d}" for p in perf], "singer": [f"s{p // 10}" for p in perf],
@@ -146,7 +147,8 @@ def bench_join(n_windows, rng, n_segments=60000, n_tracks=150):
     tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(n_tracks)], "audio_length": 5 * 10**6})
     split = pd.DataFrame({"id": windows["perf_id"].unique(), "subset": "train"})
     t0 = time.process_time()
-    res = join_windows(windows, segments, tracks, split, seed=1, tolerance_bpm=2, relative_keys=True,
+    res = join_windows(windows, segments, tracks, split, seed=1,
+                       policy=[Tier("bpm2 relative", tempo_tolerance_bpm=2, relative_keys=True)],
                        mixes_per_window=2, max_segment_uses=20)
     t = time.process_time() - t0
     print(f"  {len(windows)} windows x {n_segments} segments: {t:.1f} s CPU, "

@@ -5,12 +5,13 @@ rule join:
         tracks=accompaniment_tables("tracks.parquet"),
         vocals=f"{MANIFESTS}/vocals.parquet",
         accompaniments=f"{MANIFESTS}/accompaniments.parquet",
-        split=f"{MANIFESTS}/split.parquet",
     output:
         pairs=f"{DATASET}/pairs.parquet",
         unmatched=f"{DATASET}/unmatched.parquet",
         coverage=f"{DATASET}/coverage.parquet",
         usage=f"{DATASET}/usage.parquet",
+        split=f"{DATASET}/split.parquet",
+        split_summary=f"{DATASET}/split.json",
     log:
         f"{R}/logs/{VERSION}/join.log",
     benchmark:
@@ -24,13 +25,14 @@ rule join:
     params:
         dataset=folder(DATASET),
         mashup=as_json(config["mashup"]),
+        split=as_json(config["split"]),
         seed=config["seed"],
         vocals_root=config["sources"]["vocals"]["root"],
         accompaniments_root=config["sources"]["accompaniments"]["root"],
     shell:
         "python -m pipeline join --windows {input.windows} --segments {input.segments} "
         "--tracks {input.tracks} --vocals {input.vocals} --accompaniments {input.accompaniments} "
-        "--split {input.split} --vocals-root {params.vocals_root:q} "
+        "--split-params {params.split:q} --vocals-root {params.vocals_root:q} "
         "--accompaniments-root {params.accompaniments_root:q} --out {params.dataset} "
         "--seed {params.seed} --params {params.mashup:q} > {log} 2>&1"
 
@@ -94,6 +96,7 @@ rule card:
     input:
         shards=dataset_shards(DATASET),
         coverage=f"{DATASET}/coverage.parquet",
+        split_summary=f"{DATASET}/split.json",
     output:
         card=f"{DATASET}/card.json",
         index=f"{DATASET}/index.parquet",

@@ -68,7 +68,7 @@ rule account:
     input:
         vocals=f"{MANIFESTS}/vocals.parquet",
         accompaniments=f"{MANIFESTS}/accompaniments.parquet",
-        split=f"{MANIFESTS}/split.parquet",
+        split=f"{DATASET}/split.parquet",
         ingest_skipped=f"{MANIFESTS}/skipped.parquet",
         vocal_skipped=vocal_tables("skipped.parquet"),
         acc_skipped=accompaniment_tables("skipped.parquet"),

@@ -26,25 +26,3 @@ checkpoint ingest:
         "--accompaniments {params.accompaniments:q} --shards {params.shards:q} "
         "--out {params.out} > {log} 2>&1"
 
-
-rule split:
-    input:
-        manifest=f"{MANIFESTS}/vocals.parquet",
-    output:
-        split=f"{MANIFESTS}/split.parquet",
-    log:
-        f"{R}/logs/split.log",
-    benchmark:
-        f"{BENCHMARKS}/split.tsv"
-    conda:
-        "../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        split=as_json(config["split"]),
-        seed=config["seed"],
-    shell:
-        "python -m pipeline split --manifest {input.manifest} --out {output.split} "
-        "--seed {params.seed} --params {params.split:q} > {log} 2>&1"

@@ -52,3 +52,17 @@ def test_a_performance_lost_at_mixing_names_the_mix_stage_and_its_reason():
                     mix_skipped).set_index("id")
     assert (table.loc["e", "stage"], table.loc["e", "reason"]) == ("mix", "undecodable")
     assert table.loc["e", "detail"] == "2 segments undecodable, 1 segments silent"
+
+
+def test_a_performance_the_join_could_not_pair_is_a_join_loss_even_when_unused():
+    """The split is drawn among paired performances, so an unpaired one is "unused"; its
+    windows' reasons (kept from the first join) say why, not the split."""
+    vocals = pd.DataFrame({"id": ["a", "f", "g"], "path": ["A", "F", "G"]})
+    acc = pd.DataFrame({"id": ["t1"], "path": ["T1"]})
+    split = pd.DataFrame({"id": ["a", "f", "g"], "subset": ["train", "unused", "unused"]})
+    index = pd.DataFrame({"perf_id": ["a"], "acc_track": ["t1"]})
+    unmatched = pd.DataFrame({"perf_id": ["f", "f", "g"],
+                              "reason": ["no tempo match", "no key match", "not in split"]})
+    table = account(vocals, acc, pd.DataFrame(), split, index, unmatched).set_index("id")
+    assert (table.loc["f", "stage"], table.loc["f", "reason"]) == ("join", "no tempo match")
+    assert (table.loc["g", "stage"], table.loc["g", "reason"]) == ("split", "singer not selected")

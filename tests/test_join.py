@@ -3,7 +3,8 @@ import pandas as pd
 
 from pipeline.core.music import relative_key
 from pipeline.core.segment import SEGMENT_SAMPLES
-from pipeline.mashup.join import join_windows, tempo_bucket, tempo_relation
+from pipeline.mashup.join import join_windows, tempo_bucket
+from pipeline.mashup.tiers import Tier
 
 TRACK_LEN = 40 * SEGMENT_SAMPLES
 
@@ -38,8 +39,8 @@ KW = dict(seed=7, mixes_per_window=2, max_segment_uses=3)
 
 def test_every_pair_satisfies_tempo_and_key_relation(rng):
     w, s, t, split = synthetic_tables(rng)
-    res = join_windows(w, s, t, split, relative_keys=True, half_double=True,
-                       tolerance_bpm=1, **KW)
+    res = join_windows(w, s, t, split, policy=[Tier("loose", tempo_tolerance_bpm=1,
+                                                    half_double=True, relative_keys=True)], **KW)
     p = res.pairs
     assert len(p) > 0
     assert (np.abs(tempo_bucket(p["acc_tempo_bpm"]) - tempo_bucket(p["tempo_bpm"])) <= 1
@@ -54,7 +55,7 @@ def test_every_pair_satisfies_tempo_and_key_relation(rng):
 
 def test_default_match_is_equal_whole_bpm_and_same_key(rng):
     w, s, t, split = synthetic_tables(rng)
-    p = join_windows(w, s, t, split, **KW).pairs
+    p = join_windows(w, s, t, split, policy="strict", **KW).pairs
     assert (tempo_bucket(p["acc_tempo_bpm"]) == tempo_bucket(p["tempo_bpm"])).all()
     assert (p["acc_key"] == p["key"]).all()
     assert set(p["tempo_relation"]) == {"equal"} and set(p["key_relation"]) == {"same"}
@@ -95,7 +96,8 @@ def test_no_key_match_reason():
     split = pd.DataFrame({"id": ["a"], "subset": ["train"]})
     res = join_windows(w, s, t, split, seed=0)
     assert list(res.unmatched["reason"]) == ["no key match"]
-    res = join_windows(w, s, t, split, seed=0, relative_keys=True)  # A minor is C major's relative
+    res = join_windows(w, s, t, split, seed=0, policy=[Tier("rel", relative_keys=True)])  # A minor
+    # is C major's relative
     assert list(res.pairs["key_relation"]) == ["relative"] and res.unmatched.empty
 
 
@@ -113,8 +115,16 @@ def test_join_does_not_depend_on_sharding_or_order(rng):
 
 
 def test_tempo_relation_rule():
-    got = tempo_relation([100.0, 100.0, 100.0, 100.0], [100.4, 50.2, 199.6, 103.0])
-    assert list(got) == ["equal", "half", "double", ""]
+    w = pd.DataFrame({"perf_id": list("abcd"), "singer": "x", "song": "s", "start": 0, "key": 0,
+                      "tempo_bpm": 100.0})
+    s = pd.DataFrame({"track_id": list("pqrs"), "beat_index": 0, "start": 0, "key": 0,
+                      "tempo_bpm": [100.4, 50.2, 199.6, 103.0]})
+    t = pd.DataFrame({"track_id": list("pqrs"), "audio_length": SEGMENT_SAMPLES})
+    split = pd.DataFrame({"id": list("abcd"), "subset": "train"})
+    res = join_windows(w, s, t, split, seed=0, mixes_per_window=4,
+                       policy=[Tier("hd", half_double=True)])
+    assert dict(zip(res.pairs["acc_track"], res.pairs["tempo_relation"])) == {
+        "p": "equal", "q": "half", "r": "double"}
 
 
 def test_confident_segments_keep_clear_keys_away_from_changes():

@@ -101,7 +101,7 @@ def test_profile_plans_the_whole_dag(dry_run):
     assert stats is not None, dry_run[-2000:]
     planned = set(re.findall(r"^(\w+)\s+\d+$", stats.group(1), flags=re.M))
     # everything before the ingest checkpoint, and the model / evaluation rules after it
-    assert {"demo_corpus", "ingest", "split", "card", "pretrain", "train", "account",
+    assert {"demo_corpus", "ingest", "card", "pretrain", "train", "account",
             "report", "all"} <= planned
 
 
@@ -121,10 +121,10 @@ def test_planned_resources_are_the_declared_ones(dry_run):
 
 @pytest.fixture(scope="module")
 def slurm_run(tmp_path_factory):
-    """demo_corpus -> ingest -> split submitted through the plugin to the fake SLURM."""
+    """demo_corpus -> ingest submitted through the plugin to the fake SLURM."""
     workdir = tmp_path_factory.mktemp("slurm-run")
     state = workdir / "fake-slurm-state"
-    proc = snakemake(workdir, "--until", "split", *FAST_POLLING, "all", state=state)
+    proc = snakemake(workdir, "--until", "ingest", *FAST_POLLING, "all", state=state)
     logs = "\n".join(p.read_text()[-1500:]
                      for p in (workdir / ".snakemake").rglob("slurm_logs/**/*.log"))
     assert proc.returncode == 0, proc.stderr[-4000:] + logs
@@ -135,10 +135,10 @@ def slurm_run(tmp_path_factory):
 def test_jobs_run_through_sbatch_and_complete(slurm_run):
     workdir, state = slurm_run
     subs = submissions(state)
-    assert sorted(s["rule"] for s in subs) == ["demo_corpus", "ingest", "split"]
+    assert sorted(s["rule"] for s in subs) == ["demo_corpus", "ingest"]
     states = [line.split("|")[2] for line in (state / "jobs.tsv").read_text().splitlines()]
-    assert states == ["COMPLETED"] * 3
-    assert (workdir / "results-test" / "manifests" / "split.parquet").stat().st_size > 0
+    assert states == ["COMPLETED"] * 2
+    assert (workdir / "results-test" / "manifests" / "vocals.parquet").stat().st_size > 0
     # one run id names every job (the plugin's status queries filter on it)
     assert len({s["options"]["--job-name"][0] for s in subs}) == 1
 

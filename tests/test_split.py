@@ -50,3 +50,43 @@ def test_train_singers_caps_the_training_singers_and_leaves_the_rest_unused():
     assert everyone.loc[everyone.singer.isin(unused), "subset"].isin(["train", "valid"]).all()
     # the unseen singers do not depend on how many singers train
     assert set(everyone.loc[everyone.subset == "test_model", "singer"]) == set(unseen)
+
+
+def test_the_split_follows_the_performances_that_reach_the_dataset():
+    m = manifest(20, 10)
+    # singers s00..s09 lose 1..10 of their performances; the others keep all 10
+    lost = {f"s{s:02d}-{t}" for s in range(10) for t in range(s + 1)}
+    reached = [i for i in m["id"] if i not in lost]
+    params = SplitParams(unseen_singers=6, model_tracks=6, query_tracks=4)
+    for seed in range(5):
+        split = split_singers(m, params, seed=seed, reached=reached)
+        assert len(split) == len(m) and set(split["id"]) == set(m["id"])
+        test = split[split["subset"].isin(["test_model", "test_query"])]
+        assert not set(test["id"]) & lost
+        per = test.groupby(["singer", "subset"]).size().unstack()
+        assert len(per) == 6 and (per["test_model"] == 6).all() and (per["test_query"] == 4).all()
+        assert set(split.loc[split["id"].isin(lost), "subset"]) == {"unused"}
+        assert not set(split.loc[split["subset"].isin(["train", "valid"]), "id"]) & lost
+    assert split_singers(m, params, seed=3, reached=reached).equals(
+        split_singers(m.iloc[::-1], params, seed=3, reached=reached[::-1]))
+
+
+def test_a_shortfall_names_it():
+    m = manifest(20, 10)
+    reached = [i for i in m["id"] if not i.endswith("-9") or i < "s12"]  # 12 singers keep 10
+    with pytest.raises(ConfigError, match=r"13 unseen singers need 10 performances each in the "
+                                          r"dataset .* only 12 singers have that many: 1 short"):
+        split_singers(m, SplitParams(unseen_singers=13), seed=0, reached=reached)
+    with pytest.raises(ConfigError, match=r"train_singers: asked for 9, but 8 singers .* 1 short"):
+        split_singers(m, SplitParams(unseen_singers=12, train_singers=9), seed=0, reached=reached)
+
+
+def test_eligibility_counts():
+    from pipeline.sources.split import eligibility
+
+    m = manifest(4, 10)
+    reached = [i for i in m["id"] if not (i.startswith("s00") and i.endswith("-0")) and
+               not i.startswith("s01")]
+    e = eligibility(m, SplitParams(), reached)
+    assert e == {"singers": 4, "performances": 40, "singers_reached": 3,
+                 "performances_reached": 29, "tracks_per_unseen_singer": 10, "eligible_unseen": 2}

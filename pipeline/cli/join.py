@@ -1,10 +1,12 @@
-"""Mashability join: pair vocal windows with accompaniment segments of the same tempo and key.
+"""Mashability join: pair vocal windows with accompaniment segments of matching tempo and key.
 
-Writes pairs.parquet (the recipe), unmatched.parquet, coverage.parquet and usage.parquet
-into --out.
+Draws the singer split among the performances the join pairs (--split-params; or uses a
+fixed --split table) and writes pairs.parquet (the recipe), unmatched.parquet,
+coverage.parquet, usage.parquet, and split.parquet + split.json (when drawn) into --out.
 """
 
 from ..mashup.mix import MashupParams, run_join
+from ..sources.split import SplitParams
 from ._common import add_params_argument, load_params_dict, params_from
 
 
@@ -16,7 +18,11 @@ def add_arguments(parser):
                         help="analysis/accompaniments/{k}.tracks.parquet")
     parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
     parser.add_argument("--accompaniments", required=True, help="manifests/accompaniments.parquet")
-    parser.add_argument("--split", required=True, help="manifests/split.parquet")
+    split = parser.add_mutually_exclusive_group(required=True)
+    split.add_argument("--split-params", metavar="JSON|@FILE",
+                       help="the 'split' config section: draw the split among the performances "
+                            "the join pairs and write split.parquet and split.json into --out")
+    split.add_argument("--split", help="a fixed split table (id, singer, subset) instead")
     parser.add_argument("--vocals-root", required=True,
                         help="the vocal corpus root (sources.vocals.root); recipe paths are "
                              "relative to it")
@@ -29,8 +35,10 @@ def add_arguments(parser):
 
 def run(args) -> int:
     params = params_from(MashupParams, load_params_dict(args.params), "mashup")
+    split_params = (None if args.split_params is None else
+                    params_from(SplitParams, load_params_dict(args.split_params), "split"))
     run_join(windows=args.windows, segments=args.segments, tracks=args.tracks, vocals=args.vocals,
-             accompaniments=args.accompaniments, split=args.split, out=args.out, seed=args.seed,
-             params=params, vocals_root=args.vocals_root,
+             accompaniments=args.accompaniments, split=args.split, split_params=split_params,
+             out=args.out, seed=args.seed, params=params, vocals_root=args.vocals_root,
              accompaniments_root=args.accompaniments_root)
     return 0

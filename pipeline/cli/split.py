@@ -1,6 +1,8 @@
-"""Split singers into training (with validation tracks) and unseen test singers.
+"""Split singers into training and unseen test singers from the manifest alone.
 
-Writes a table id, singer, subset (train, valid, test_model, test_query, unused).
+Writes a table id, singer, subset (train, valid, test_model, test_query, unused), assuming every
+performance reaches the dataset; the DAG's join draws its split among the performances it pairs
+(``join --split-params``), and takes a table from here with ``join --split``.
 """
 
 import logging

@@ -28,7 +28,7 @@ ACCOMPANIMENT_MANIFEST = {"id": "str", "path": "str", "format": "str", "split": 
 # every input the pipeline drops, at any stage, with its reason
 SKIPPED = {"corpus": "str", "path": "str", "id": "str", "stage": "str", "reason": "str",
            "detail": "str"}
-# split
+# split (written by the join, which draws it among the performances it pairs)
 SPLIT = {"id": "str", "singer": "str", "subset": "str"}
 # analysis
 VOCAL_WINDOWS = {"perf_id": "str", "singer": "str", "song": "str", "start": "int64",
@@ -47,7 +47,8 @@ PAIRS = {"segment_id": "str", "perf_id": "str", "singer": "str", "song": "str", 
          "window_index": "int64", "mix_index": "int64", "vocal_start": "int64",
          "acc_track": "str", "acc_start": "int64", "acc_beat_index": "int64",
          "tempo_bpm": "float64", "acc_tempo_bpm": "float64", "key": "int64", "acc_key": "int64",
-         "tempo_relation": "str", "key_relation": "str"}
+         "tempo_relation": "str", "key_relation": "str", "tier": "str", "tempo_ratio": "float64",
+         "key_distance": "int64", "shift_semitones": "int64", "stretch_ratio": "float64"}
 # pairs.parquet on disk: the join's pairs with their sources (paths relative to the corpus roots)
 RECIPE = dict(PAIRS, acc_shard="int64", vocal_shard="int64", vocal_path="str",
               vocal_sha256="str", acc_path="str", acc_format="str", acc_sha256="str")
@@ -86,7 +87,7 @@ TABLES = {
     "manifests/vocals.parquet": VOCAL_MANIFEST,
     "manifests/accompaniments.parquet": ACCOMPANIMENT_MANIFEST,
     "manifests/skipped.parquet": SKIPPED,
-    "manifests/split.parquet": SPLIT,
+    "split.parquet": SPLIT,
     "analysis/vocals/{k}.windows.parquet": VOCAL_WINDOWS,
     "analysis/accompaniments/{k}.segments.parquet": ACC_SEGMENTS,
     "analysis/accompaniments/{k}.tracks.parquet": ACC_TRACKS,

@@ -1,12 +1,14 @@
 """The dataset card (``card.json``): what a version holds and how to reproduce it.
 
 ``build_card`` aggregates the per-shard indices into ``index.parquet`` and writes the card:
-version, parameters, counts, coverage, normalisation statistics, mel settings, library
+version, parameters, counts, coverage (per subset, reason and match tier), the split's
+eligibility counts, normalisation statistics, mel settings, library
 versions, and the sha256 and row count of every shard file.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,9 @@ def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict |
     write_parquet(out / "index.parquet", index)
     coverage = (pd.read_parquet(out / "coverage.parquet").to_dict("records")
                 if (out / "coverage.parquet").exists() else None)
+    # the split's eligibility counts (pipeline.mashup.split_join), when the join drew it
+    split = (json.loads((out / "split.json").read_text()) if (out / "split.json").exists()
+             else None)
     per_shard = index.groupby("shard").size().to_dict()
     shards = []
     for p in shard_files(out):
@@ -98,7 +103,7 @@ def build_card(dataset_dir, *, params: dict, mel: dict, effective_params: dict |
         shards.append({"file": p.name, "sha256": sha256_file(p), "rows": int(per_shard.get(k, 0))})
     card = {"version": dataset_version(params), "params": params,
             "effective_params": effective_params or {}, "counts": counts(index),
-            "coverage": coverage, "normalisation": normalisation(out, index), "mel": mel,
+            "coverage": coverage, "split": split, "normalisation": normalisation(out, index), "mel": mel,
             "libraries": library_versions(), "shards": shards,
             "format": {"dtype": "float16", "shape": ["rows", SEGMENT_FRAMES, N_MELS],
                        "index_columns": list(DATASET_INDEX)}}

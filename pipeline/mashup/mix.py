@@ -12,6 +12,7 @@ rebuilds a dataset from a recipe and one's own copies of the corpora.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 from pathlib import Path
@@ -20,15 +21,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..core.atomic import atomic_path, write_parquet
+from ..core.atomic import atomic_path, write_parquet, write_text
 from ..core.errors import AudioError, ConfigError, PipelineError
 from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, shard_name, write_shard
+from ..sources.split import SplitParams
 from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
 from .shift import input_samples, is_identity, shift_segment
+from .split_join import join_with_split
+from .tiers import parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +47,9 @@ class MashupParams:
 
     Attributes
     ----------
-    tempo_tolerance_bpm, tempo_tolerance_percent : float
-        Allowed |difference| of whole-BPM tempi (the larger applies); 0 = equal whole BPM.
-    half_double_tempo : bool
-        Also match an accompaniment at half or double the vocal tempo.
-    relative_keys : bool
-        Also match the relative major/minor key.
+    policy : str or list of dict
+        The join's match tiers: a preset (``strict``, ``authors``, ``default``) or a list of
+        tiers (:mod:`pipeline.mashup.tiers`).
     mixes_per_window : int
         Accompaniment segments (from distinct tracks) mixed with each vocal window.
     max_segment_uses : int
@@ -73,10 +74,7 @@ class MashupParams:
         Mixes per singer and shard written as FLAC under ``examples/`` for listening.
     """
 
-    tempo_tolerance_bpm: float = 0.0
-    tempo_tolerance_percent: float = 0.0
-    half_double_tempo: bool = False
-    relative_keys: bool = False
+    policy: str | list = "default"
     mixes_per_window: int = 1
     max_segment_uses: int = 20
     key_change_margin_s: float = 0.5
@@ -96,8 +94,7 @@ class MashupParams:
             raise ConfigError(f"mashup.peak_limit must be in (0, 1], got {self.peak_limit}")
         if not self.target_rms > 0:
             raise ConfigError(f"mashup.target_rms must be > 0, got {self.target_rms}")
-        if self.tempo_tolerance_bpm < 0 or self.tempo_tolerance_percent < 0:
-            raise ConfigError("mashup.tempo_tolerance_bpm/percent must be >= 0")
+        parse_policy(self.policy)  # raises ConfigError naming the problem
 
 
 def _shard_of(path) -> int:
@@ -157,25 +154,33 @@ def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame, accompaniments: pd
     return out
 
 
-def run_join(*, windows, segments, tracks, vocals, accompaniments, split, out, seed: int,
-             params: MashupParams, vocals_root, accompaniments_root) -> pd.DataFrame:
+def run_join(*, windows, segments, tracks, vocals, accompaniments, out, seed: int,
+             params: MashupParams, vocals_root, accompaniments_root, split=None,
+             split_params: SplitParams | None = None) -> pd.DataFrame:
     """Join all analysis tables and write the recipe and its reports into ``out``.
 
     ``vocals_root`` and ``accompaniments_root`` are the configured corpus roots the recipe's
-    source paths are relative to.
+    source paths are relative to.  With ``split_params`` the split is drawn among the
+    performances the join pairs (:mod:`pipeline.mashup.split_join`) and written as
+    ``split.parquet`` and ``split.json`` (eligibility counts); with ``split`` (a table path)
+    that fixed split is used.
     """
-    res = join_windows(_concat(windows), _concat(segments),
-                       _concat(tracks, shard_column="acc_shard"), pd.read_parquet(split),
-                       seed=seed, tolerance_bpm=params.tempo_tolerance_bpm,
-                       tolerance_percent=params.tempo_tolerance_percent,
-                       half_double=params.half_double_tempo, relative_keys=params.relative_keys,
-                       mixes_per_window=params.mixes_per_window,
-                       max_segment_uses=params.max_segment_uses,
-                       key_change_margin_s=params.key_change_margin_s,
-                       min_key_margin=params.min_key_margin)
-    pairs = attach_sources(res.pairs, pd.read_parquet(vocals), pd.read_parquet(accompaniments),
-                           vocals_root=vocals_root, accompaniments_root=accompaniments_root)
+    kw = dict(seed=seed, policy=params.policy, mixes_per_window=params.mixes_per_window,
+              max_segment_uses=params.max_segment_uses,
+              key_change_margin_s=params.key_change_margin_s, min_key_margin=params.min_key_margin)
+    tables = (_concat(windows), _concat(segments), _concat(tracks, shard_column="acc_shard"))
+    manifest = pd.read_parquet(vocals)
     out = Path(out)
+    if split_params is not None:
+        res, split_table, summary = join_with_split(*tables, manifest, split_params, **kw)
+        write_parquet(out / "split.parquet", split_table)
+        write_text(out / "split.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    elif split is not None:
+        res = join_windows(*tables, pd.read_parquet(split), **kw)
+    else:
+        raise PipelineError("run_join needs a split table or split parameters")
+    pairs = attach_sources(res.pairs, manifest, pd.read_parquet(accompaniments),
+                           vocals_root=vocals_root, accompaniments_root=accompaniments_root)
     write_parquet(out / "unmatched.parquet", res.unmatched)
     write_parquet(out / "coverage.parquet", res.coverage)
     write_parquet(out / "usage.parquet", res.usage)

@@ -54,7 +54,10 @@ def account(vocals: pd.DataFrame, accompaniments: pd.DataFrame, skipped: pd.Data
                 s = skip_by.pop((corpus, rec["id"]))
                 rows.append({**base, "status": "skipped", "stage": s["stage"],
                              "reason": s["reason"], "detail": s.get("detail", "")})
-            elif corpus == "vocals" and subset.get(rec["id"], "unused") == "unused":
+            elif corpus == "vocals" and subset.get(rec["id"], "unused") == "unused" and \
+                    why.get(rec["id"], ("not in split",))[0] == "not in split":
+                # left out by the split; a performance the join could not pair is "unused"
+                # too, but its windows carry the join's reasons (pipeline.mashup.split_join)
                 rows.append({**base, "status": "skipped", "stage": "split",
                              "reason": "singer not selected", "detail": ""})
             elif corpus == "vocals" and rec["id"] in mix_why:
