@@ -55,6 +55,9 @@ def layout(small_corpus, tmp_path_factory):
                     ignore=shutil.ignore_patterns("*.stem.mp4"))
     config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     config["results"] = "results-layouts"
+    # 10 takes a singer, so unseen singers with 3 + 2 of them paired (the split draws among
+    # the performances the join pairs; this test is about layouts, not the protocol)
+    config["split"].update(unseen_singers=2, model_tracks=3, query_tracks=2)
     config["sources"] = {
         "vocals": {"type": "folder", "root": str(work / "vocals"), "metadata": "listing.csv"},
         "accompaniments": {"type": "musdb-hq", "root": str(work / "musdb18hq"),
