@@ -174,3 +174,11 @@ def test_chunking_the_windows_changes_nothing(monkeypatch):
     pd.testing.assert_frame_equal(whole.pairs, parts.pairs)
     pd.testing.assert_frame_equal(whole.unmatched, parts.unmatched)
     pd.testing.assert_frame_equal(whole.usage, parts.usage)
+
+
+def test_the_join_reserves_what_the_shifter_reads():
+    from pipeline.mashup import shift
+
+    for ratio, semitones in ((1.0, 2), (1.05, 0), (0.93, -3), (1.2, 1)):
+        assert input_samples([ratio], [semitones])[0] == shift.input_samples(ratio, SEGMENT_SAMPLES)
+    assert input_samples([1.0], [0])[0] == SEGMENT_SAMPLES  # identity: the segment as read
