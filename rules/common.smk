@@ -193,7 +193,7 @@ def dataset_shards(dataset):
 # Songs of known singers (the paper's Table 1 setting): off unless songs.path is set.
 SONGS_PATH = config["songs"]["path"]
 SONGS_EVALUATION = f"{EVALUATION}/songs"
-DEMO_SONGS = f"{R}/songs/demo"
+DEMO_SONGS = f"{R}/songs/{VERSION}/demo"  # unseen singers of this version's split
 
 
 def songs_source():

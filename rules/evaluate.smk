@@ -106,11 +106,11 @@ rule demo_songs:
     input:
         vocals=f"{MANIFESTS}/vocals.parquet",
         accompaniments=f"{MANIFESTS}/accompaniments.parquet",
-        split=f"{MANIFESTS}/split.parquet",
+        split=f"{DATASET}/split.parquet",
     output:
         songs=directory(DEMO_SONGS),
     log:
-        f"{R}/logs/demo_songs.log",
+        f"{R}/logs/{VERSION}/demo_songs.log",
     conda:
         "../environment.yml"
     threads: 1

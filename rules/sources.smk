@@ -25,4 +25,3 @@ checkpoint ingest:
         "python -m pipeline ingest --vocals {params.vocals:q} "
         "--accompaniments {params.accompaniments:q} --shards {params.shards:q} "
         "--out {params.out} > {log} 2>&1"
-

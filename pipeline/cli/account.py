@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser):
     parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
     parser.add_argument("--accompaniments", required=True, help="manifests/accompaniments.parquet")
-    parser.add_argument("--split", required=True, help="manifests/split.parquet")
+    parser.add_argument("--split", required=True, help="datasets/<version>/split.parquet (drawn by the join)")
     parser.add_argument("--skipped", nargs="*", default=[],
                         help="skipped tables: the ingest's manifests/skipped.parquet and the "
                              "analysis shards' {k}.skipped.parquet")

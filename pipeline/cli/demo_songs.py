@@ -18,7 +18,7 @@ def add_arguments(parser):
     parser.add_argument("--vocals", required=True, help="manifests/vocals.parquet")
     parser.add_argument("--accompaniments", required=True,
                         help="manifests/accompaniments.parquet")
-    parser.add_argument("--split", required=True, help="manifests/split.parquet")
+    parser.add_argument("--split", required=True, help="datasets/<version>/split.parquet (drawn by the join)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--subsets", nargs="+", default=["test_model", "test_query"],
                         help="split subsets whose performances become songs")
