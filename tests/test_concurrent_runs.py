@@ -20,6 +20,8 @@ from test_random_kills import assert_same_results
 from pipeline.core.runlock import LOCK_NAME, ResultsInUse, hold_results_lock
 
 FIRST_JOB = "localrule demo_corpus:"
+TARGET = "join"  # the demo corpus, ingest, analysis: the first run outlasts the second's start
+SHARED = {"demo", "manifests", "analysis"}  # what the first run writes, compared
 
 
 def started(cmd, until: str = FIRST_JOB) -> subprocess.Popen:
@@ -44,8 +46,8 @@ def finish(proc: subprocess.Popen) -> str:
 @pytest.mark.slow
 def test_a_second_run_in_the_same_directory_stops_at_once(demo_dag_run, tmp_path):
     workdir = tmp_path / "shared"
-    first = started(snakemake_command(workdir, "split"))
-    second = subprocess.run(snakemake_command(workdir, "split"), capture_output=True, text=True,
+    first = started(snakemake_command(workdir, TARGET))
+    second = subprocess.run(snakemake_command(workdir, TARGET), capture_output=True, text=True,
                             cwd=ROOT, timeout=300)
     running = first.poll() is None
     finish(first)
@@ -54,7 +56,7 @@ def test_a_second_run_in_the_same_directory_stops_at_once(demo_dag_run, tmp_path
     assert "Directory cannot be locked" in second.stderr and "--unlock" in second.stderr
     assert "localrule" not in second.stdout + second.stderr  # it ran no job
     assert_same_results(workdir / "results-test", demo_dag_run / "results-test",
-                        only={"demo", "manifests"})
+                        only=SHARED)
 
 
 @pytest.mark.slow
@@ -67,7 +69,7 @@ def test_a_second_run_from_another_directory_on_the_same_results_stops_at_once(d
         for corpus in ("vocals", "accompaniments")}}))
 
     def command(workdir):
-        return snakemake_command(workdir, "split", extra=["--configfile",
+        return snakemake_command(workdir, TARGET, extra=["--configfile",
                                                           str(ROOT / "config" / "test.yaml"),
                                                           str(override)])
 
@@ -82,7 +84,7 @@ def test_a_second_run_from_another_directory_on_the_same_results_stops_at_once(d
     assert f"{results}: this results folder is in use by another snakemake run" in message
     assert f"pid {first.pid}" in message and str(tmp_path / "a") in message
     assert "localrule" not in second.stdout + message
-    assert_same_results(results, demo_dag_run / "results-test", only={"demo", "manifests"})
+    assert_same_results(results, demo_dag_run / "results-test", only=SHARED)
 
 
 HOLD = """\

@@ -236,6 +236,24 @@ def test_killed_training_resumes_from_a_valid_checkpoint(synthetic_dataset, tmp_
     assert set(files(killed)) == set(files(tmp_path / "whole"))  # a kill's temporaries aside
 
 
+def test_training_killed_after_its_last_checkpoint_rewrites_every_output(synthetic_dataset,
+                                                                         tmp_path):
+    """Killed after the last epoch's checkpoint, before the model: Snakemake deletes the job's
+    outputs (model, info, metrics, train log) and reruns it, which finds nothing left to train
+    and must still write all four (tests/test_random_kills.py met this case)."""
+    outputs = ("model.pt", "model.json", "metrics.json", "train_log.csv")
+    args = cli("pretrain", "--domain", "mono", "--dataset", synthetic_dataset, "--out", tmp_path,
+               "--seed", 5, "--params", json.dumps(TRAIN_FAST))
+    run(args)
+    whole = {name: (tmp_path / name).read_bytes() for name in outputs}
+    for name in outputs:
+        (tmp_path / name).unlink()
+    rerun = run(args)
+    assert "resuming after epoch 3" in rerun.stderr
+    for name in outputs:
+        assert (tmp_path / name).read_bytes() == whole[name], name
+
+
 # ----------------------------------------------------------------------------------------------
 # A full disk or a read-only folder while a shard is written: a clear error, nothing left.
 

@@ -338,11 +338,18 @@ def _loop(task: _Task, params: TrainParams, epochs: int, out_dir: Path, device, 
                                "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                                "cuda_rng": cuda_rng, "state": state})
-        write_text(out_dir / "train_log.csv",
-                   pd.DataFrame(state["history"], columns=list(TRAIN_LOG)).to_csv(index=False))
+        _write_log(out_dir, state)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
+    # Again after the loop: a run killed after its last checkpoint resumes with nothing left to
+    # train, and Snakemake removed the log (an output) before rerunning the job.
+    _write_log(out_dir, state)
     return _finish(task, model, state, params, out_dir, kind)
+
+
+def _write_log(out_dir: Path, state: dict) -> None:
+    write_text(out_dir / "train_log.csv",
+               pd.DataFrame(state["history"], columns=list(TRAIN_LOG)).to_csv(index=False))
 
 
 def _validate(task: _Task, model, valid_step, params: TrainParams, device) -> tuple[float, float]:
