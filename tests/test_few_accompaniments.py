@@ -19,14 +19,13 @@ doubles 6 of the 40 slow accompaniments), the true keys the recorded relation in
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workdir_runs import run_target
 
 from pipeline.core.music import key_name, relative_key
 from pipeline.demo import preset
@@ -87,13 +86,7 @@ def built(tmp_path_factory):
         "accompaniments": {"type": "musdb-hq", "root": str(work / "musdb"), "splits": ["train"]}}
     config["split"] = {"unseen_singers": 3, "model_tracks": 3, "query_tracks": 2,
                        "valid_share": 0.1}
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "card", "--cores", "2", "--snakefile",
-           str(ROOT / "Snakefile"), "--directory", str(work), "--configfile",
-           str(work / "config.yaml")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    (dataset,) = [p for p in (work / "results-few" / "datasets").iterdir() if p.is_dir()]
+    dataset = run_target(work, config)
     unmatched = pd.read_parquet(dataset / "unmatched.parquet")
     print(pd.read_parquet(dataset / "coverage.parquet").T.to_string())
     print("first reason of each performance without pairs:",

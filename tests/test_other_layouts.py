@@ -10,14 +10,13 @@ checked against the log-mel of the audio its index row names.
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workdir_runs import run_target
 
 from pipeline.core.audio import load_audio
 from pipeline.core.segment import SEGMENT_SAMPLES
@@ -62,14 +61,8 @@ def layout(small_corpus, tmp_path_factory):
         "vocals": {"type": "folder", "root": str(work / "vocals"), "metadata": "listing.csv"},
         "accompaniments": {"type": "musdb-hq", "root": str(work / "musdb18hq"),
                            "splits": ["train"]}}
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "card", "--cores", "2", "--snakefile",
-           str(ROOT / "Snakefile"), "--directory", str(work), "--configfile",
-           str(work / "config.yaml")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-4000:]
     results = work / "results-layouts"
-    (dataset,) = [p for p in (results / "datasets").iterdir() if p.is_dir()]
+    dataset = run_target(work, config)
     return work, results, dataset, listing
 
 
