@@ -1,8 +1,12 @@
 """The paper's orderings of singer-ID top-1 accuracies, checked on a metrics table.
 
-Used by ``tests/test_orderings.py`` on the small end-to-end run, and on a demo run:
+Which of issue 16's orderings hold on a run's evaluation (metrics + baseline tables):
 
-    python tests/orderings.py results/evaluation/<version>   # metrics + baseline tables
+    python bench/check_orderings.py results/evaluation/<version>
+
+On config/test.yaml (4 unseen singers, 16 queries a scenario) most are not resolvable and
+several fail (CROSS Mono2Mix 0.625 against GMM-UBM 0.688), and a CROSS model trained with
+shuffled singer labels still reaches Mono2Mix 0.562, so no end-to-end test asserts them yet.
 
 Intervals are 95 % Wilson score intervals over the query tracks (n of the metrics table).
 """
