@@ -203,7 +203,9 @@ def test_kills_at_random_moments_rerun_to_identical_results(demo_dag_run, tmp_pa
     print(f"{len(trials)} kills, then a finishing rerun ({actions}); {seconds:.0f} s in all")
 
     assert len(trials) >= 8
-    assert all(t["rerun"] for t in trials), trials  # no killed job was taken as done
+    # no killed job was taken as done, unless every output of it was already written (atomic
+    # writes: a kill between the last rename and snakemake's bookkeeping leaves complete files)
+    assert all(t["rerun"] or t["missing"] == 0 for t in trials), trials
     assert {"analysis", "mixing", "training"} <= {t["stage"] for t in trials if t["rerun"]}
     # snakemake asked for --unlock after every kill (the README's advice)
     assert all("unlock" in t["before"] for t in trials[1:]) and "unlock" in actions, trials
