@@ -95,7 +95,8 @@ def shard_jobs(folder: Path, vocal: Path, band: Path) -> dict[str, list[str]]:
     table(RECIPE, {"segment_id": "v0_0", "perf_id": "v0", "singer": "s0", "song": "x",
                    "subset": "train", "acc_track": "a0", "tempo_bpm": 120.0,
                    "acc_tempo_bpm": 120.0, "tempo_relation": "exact",
-                   "key_relation": "same", "vocal_path": vocal.name, "vocal_sha256": "",
+                   "key_relation": "same", "tier": "exact", "tempo_ratio": 1.0,
+                   "stretch_ratio": 1.0, "vocal_path": vocal.name, "vocal_sha256": "",
                    "acc_path": band.name, "acc_format": "file",
                    "acc_sha256": ""}).to_parquet(pairs)
     return {"analyze-vocals (one 5-s file)":
