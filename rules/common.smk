@@ -123,8 +123,14 @@ def model_files(kind, init):
     return [f"{MODELS}/{kind}-{init}/model.pt", f"{MODELS}/{kind}-{init}/model.json"]
 
 
-ALL_MODELS = [model_files(k, i)[0] for k in KINDS for i in INITS]
-ALL_MODEL_INFOS = [model_files(k, i)[1] for k in KINDS for i in INITS]
+def trained_models():
+    """(kind, init) of every model: each kind pre-trained, the scratch_kinds also from scratch."""
+    scratch = set(config["models"]["scratch_kinds"])
+    return [(k, i) for k in KINDS for i in INITS if i != "scratch" or k in scratch]
+
+
+ALL_MODELS = [model_files(k, i)[0] for k, i in trained_models()]
+ALL_MODEL_INFOS = [model_files(k, i)[1] for k, i in trained_models()]
 
 
 def classifier_dirs(wildcards):

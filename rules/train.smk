@@ -12,6 +12,8 @@ rule pretrain:
         f"{R}/logs/{VERSION}/pretrain-{{domain}}.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/pretrain-{{domain}}.tsv"
+    # The pre-trained models wait on these two short jobs: start them first.
+    priority: 10
     conda:
         "../environment.yml"
     threads: TRAIN_THREADS

@@ -184,6 +184,23 @@ def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run, tmp_path):
     assert len(new_versions) == 1  # written beside the old version, which stays
 
 
+def test_fewer_scratch_kinds_drop_those_models_and_retrain_nothing(run, tmp_path):
+    """``models.scratch_kinds`` is wired into evaluation's inputs, and no training reruns."""
+    workdir, *_ = run
+    override = tmp_path / "override.yaml"
+    override.write_text("models:\n  scratch_kinds: [cross]\n")
+    proc = snakemake(workdir, "all", extra=["-n", "-p", "--configfile",
+                                            str(ROOT / "config" / "test.yaml"), str(override)])
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M))
+    assert {"evaluate", "report"} <= planned, proc.stdout[-2000:]
+    assert not planned & {"pretrain", "train", "mix", "baseline"}, planned
+    command = next(line for line in proc.stdout.splitlines()
+                   if "python -m pipeline evaluate " in line)
+    models = re.findall(r"/models/[0-9a-f]+/([a-z]+-[a-z]+)/model\.pt", command)
+    assert models == ["mono-pretrained", "mixed-pretrained", "cross-pretrained",
+                      "cross-scratch"], command
+
+
 def test_snakemake_report_holds_every_figure_and_table(run):
     """`snakemake --report` from this run: every figure and table, with its caption."""
     import zipfile
