@@ -28,8 +28,8 @@ os.environ["SOXR_USE_SIMD"] = "0"
 INTEGER_AAC_DECODER = "aac_fixed"
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "PYAV_EXTENSIONS", "SNDFILE_EXTENSIONS", "decode",
-           "load_audio", "load_files_sum", "load_stems_sum", "probe_audio", "resample",
-           "to_mono"]
+           "frame_planes", "frames_to_array", "load_audio", "load_files_sum", "load_stems_sum",
+           "planes_to_float32", "probe_audio", "resample", "to_mono"]
 
 SNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 PYAV_EXTENSIONS = {".m4a", ".mp4", ".aac"}
@@ -119,14 +119,14 @@ def _decode_pyav(path: Path, stream_index: int) -> tuple[np.ndarray, int]:
                                  f"stream {stream_index} of {len(audio_streams)}")
             stream = audio_streams[stream_index]
             sr = stream.codec_context.sample_rate
-            chunks = [_planar(frame) for frame in _frames(container, stream)]
+            y = frames_to_array(_frames(container, stream))
     except AudioError:
         raise
     except Exception as exc:
         raise AudioError(path, "undecodable", _one_line(exc)) from None
-    if not chunks:
+    if y is None:
         raise AudioError(path, "empty audio")
-    return np.concatenate(chunks, axis=1), sr
+    return y, sr
 
 
 def _frames(container, stream):
@@ -142,18 +142,51 @@ def _frames(container, stream):
         yield from decoder.decode(packet)
 
 
-def _planar(frame) -> np.ndarray:
-    """One frame as float32 (channels, samples); integer samples scaled to [-1, 1)."""
-    arr = frame.to_ndarray()
+def frame_planes(frame) -> list[np.ndarray]:
+    """One decoded frame as a list of 1-D sample arrays, one per channel, in its own dtype.
+
+    Planar frames are copied straight from their buffers (``frame.to_ndarray()`` and a
+    conversion per 1,024-sample frame cost about as much as the AAC decoding itself); a copy,
+    not a view, so the decoder can reuse its frame buffers.
+    """
+    n, channels = frame.samples, len(frame.layout.channels)
     if not frame.format.is_planar:  # packed formats are (1, samples * channels)
-        arr = arr.reshape(-1, len(frame.layout.channels)).T
-    if np.issubdtype(arr.dtype, np.integer):
-        return (arr / float(-np.iinfo(arr.dtype).min)).astype(np.float32)
-    return arr.astype(np.float32, copy=False)
+        arr = frame.to_ndarray().reshape(-1, channels).T
+        return list(arr)
+    dtype = _PLANAR_DTYPES.get(frame.format.name)
+    if dtype is None:
+        return list(frame.to_ndarray())
+    return [np.frombuffer(plane, dtype, n).copy() for plane in frame.planes[:channels]]
+
+
+_PLANAR_DTYPES = {"s16p": np.int16, "s32p": np.int32, "fltp": np.float32, "dblp": np.float64}
+
+
+def planes_to_float32(planes: list[list[np.ndarray]]) -> np.ndarray | None:
+    """Frames' planes (``frame_planes`` of each) as float32 (channels, samples), or None if empty.
+
+    Integer samples are scaled to [-1, 1) after one cast to float32: a power-of-two scaling
+    commutes with rounding, so this equals scaling in float64 and rounding once, bit for bit.
+    """
+    planes = [p for p in planes if p and len(p[0])]
+    if not planes:
+        return None
+    y = np.stack([np.concatenate([p[c] for p in planes]) for c in range(len(planes[0]))])
+    if np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.float32) * np.float32(1.0 / -np.iinfo(y.dtype).min)
+    return y.astype(np.float32, copy=False)
+
+
+def frames_to_array(frames) -> np.ndarray | None:
+    """Decoded frames as one float32 (channels, samples) array, or None if there is no sample."""
+    return planes_to_float32([frame_planes(f) for f in frames])
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:
     """Downmix (channels, samples) to (samples,) by the mean of channels."""
+    if y.ndim == 2 and len(y) == 1 and y.dtype == np.float32:
+        # the mean of one channel, bit for bit (numpy's sum starts at +0: -0.0 becomes +0.0)
+        return y[0] + np.float32(0)
     return y.mean(axis=0, dtype=np.float32) if y.ndim == 2 else y.astype(np.float32)
 
 

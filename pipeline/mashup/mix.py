@@ -3,7 +3,8 @@
 ``run_join`` reads every analysis table and writes the recipe (``pairs.parquet``, with each
 source file's path relative to its corpus root and sha256), ``unmatched.parquet``,
 ``coverage.parquet`` and ``usage.parquet``.  ``mix_shard`` turns the pairs of vocal shard
-k into ``mono``/``mix``/``index`` shard k, decoding each performance once and reading
+k into ``mono``/``mix``/``index`` shard k, decoding of each performance only the samples its
+windows need (``pipeline.core.audio_windows``, bit for bit the full decode's) and reading
 accompaniments from the analysis stage's memory-mapped audio cache
 (``pipeline.sources.cache``).  ``regenerate``
 rebuilds a dataset from a recipe and one's own copies of the corpora.
@@ -37,7 +38,7 @@ from .tiers import parse_policy
 log = logging.getLogger(__name__)
 
 __all__ = ["MashupParams", "accompaniment_segment", "attach_sources", "mix_pairs", "mix_shard",
-           "run_join", "vocal_paths_from_recipe"]
+           "run_join", "vocal_loader", "vocal_paths_from_recipe"]
 
 
 
@@ -216,7 +217,8 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
         ``shift_semitones`` and ``stretch_ratio`` (absent: 0 and 1.0) shift the
         accompaniment segment (``accompaniment_segment``).
     load_vocal : callable
-        perf_id -> 1-D float32 audio at 22,050 Hz (called once per performance).
+        perf_id -> 1-D float32 audio at 22,050 Hz, or anything with ``len()`` and ``[a:b]``
+        slices over the pairs' windows (``vocal_loader``); called once per performance.
     accompaniments : object with ``segment(track_id, start, length=SEGMENT_SAMPLES) -> (length,)``
     snr_db : float, optional
         Overrides ``params.snr_db``.
@@ -304,21 +306,36 @@ def write_examples(out, examples: dict) -> None:
             sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
 
 
-def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
-              params: MashupParams, features: FeatureParams, subsets=None,
-              snr_db: float | None = None) -> pd.DataFrame:
-    """Write shard ``shard`` (mono, mix, index; skipped rows if any) into ``out``.
+def vocal_loader(pairs: pd.DataFrame, vocal_paths: dict, *, windowed: bool = True):
+    """perf_id -> the performance's audio at 22,050 Hz, as ``mix_pairs`` reads it.
 
-    ``vocal_paths`` maps perf_id to an audio path; returns the shard's index.
+    Windowed (the default), only the samples of the pairs' vocal windows are decoded
+    (``pipeline.core.audio_windows``; bit for bit the full decode's, which files not proved
+    exact get); otherwise each performance is decoded whole.
     """
     from ..core.audio import load_audio
+    from ..core.audio_windows import load_windows
 
+    if not windowed:
+        return lambda perf: load_audio(vocal_paths[perf])
+    starts = pairs.groupby("perf_id")["vocal_start"].agg(list).to_dict() if len(pairs) else {}
+    return lambda perf: load_windows(vocal_paths[perf], starts.get(perf, []), SEGMENT_SAMPLES)
+
+
+def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
+              params: MashupParams, features: FeatureParams, subsets=None,
+              snr_db: float | None = None, windowed: bool = True) -> pd.DataFrame:
+    """Write shard ``shard`` (mono, mix, index; skipped rows if any) into ``out``.
+
+    ``vocal_paths`` maps perf_id to an audio path; returns the shard's index.  ``windowed``
+    decodes only the vocal windows' samples (``vocal_loader``; the shard's bytes are the same).
+    """
     p = pairs[pairs["vocal_shard"] == int(shard)]
     if subsets:
         p = p[p["subset"].isin(list(subsets))]
     mono, mix, index, skipped, examples = mix_pairs(
-        p, load_vocal=lambda perf: load_audio(vocal_paths[perf]), accompaniments=accompaniments,
-        params=params, features=features, snr_db=snr_db)
+        p, load_vocal=vocal_loader(p, vocal_paths, windowed=windowed),
+        accompaniments=accompaniments, params=params, features=features, snr_db=snr_db)
     write_shard(out, shard, mono=mono, mix=mix, index=index)
     if len(skipped):
         log.warning("shard %d: %d pairs skipped: %s", shard, len(skipped),
