@@ -8,7 +8,8 @@
    ``bench/rusage/sitecustomize.py`` logs each job's exact CPU time and peak memory (the
    benchmark files sample CPU time, at 0.5 s and then 30 s intervals, and miss a job's tail).
 3. Runs each sharded stage once more on a one-item input (one performance or one track) to
-   split its cost into a per-job fixed cost and a per-unit rate, and times decoding alone.
+   split its cost into a per-job fixed cost and a per-unit rate, and times decoding alone:
+   whole files (analysis) and the mix's windows only, here and on DAMP-like 3-min files.
 4. Prints per stage: jobs, CPU seconds (benchmark files / exact), CPU-s per vocal audio-hour,
    peak memory per job, and the projection to DAMP in CPU-hours and in wall time on
    ``--cores-damp`` cores (``bench/scale_model.py``).
@@ -176,6 +177,31 @@ def decode_rate(paths, n: int = 40) -> float:
     return (time.process_time() - start) / (samples / SAMPLE_RATE / 3600)
 
 
+def mix_decode_fraction(starts_of: dict, n: int = 40) -> float:
+    """CPU of the mix's windowed decoding over decoding whole, on ``n`` of ``starts_of``'s files.
+
+    ``starts_of`` maps a vocal file to its recipe's window starts (bench/bench_decode.py).
+    """
+    from bench_decode import mix_decode_costs
+
+    paths = list(starts_of)[:n]
+    m = mix_decode_costs(paths, starts_of, repeats=1)
+    return m["windowed_s"] / m["full_s"]
+
+
+def damp_mix_decode_fraction(files: int = 6, minutes: float = 2.95) -> float:
+    """The same on DAMP-like performances (``files`` mono AAC of ``minutes``, <= 20 windows)."""
+    import tempfile
+
+    from bench_decode import damp_like_performances, window_starts
+
+    from pipeline.core.audio import load_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = damp_like_performances(Path(tmp), files, minutes)
+        return mix_decode_fraction({p: window_starts(load_audio(p)) for p in paths}, n=files)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, type=Path)
@@ -233,19 +259,25 @@ def main(argv=None) -> int:
     times = json.loads(times_path.read_text())
     vocals = pd.read_parquet(results / "manifests/vocals.parquet")
     acc = pd.read_parquet(results / "manifests/accompaniments.parquet")
-    pairs = pd.read_parquet(results / "datasets" / version / "pairs.parquet", columns=["perf_id"])
+    pairs = pd.read_parquet(results / "datasets" / version / "pairs.parquet",
+                            columns=["perf_id", "vocal_start"])
     windows = sum(len(pd.read_parquet(p, columns=["perf_id"]))
                   for p in (results / "analysis/vocals").glob("*.windows.parquet"))
     m4a = vocals["path"][vocals["path"].str.endswith(".m4a")]
     decode_s = decode_rate(m4a)
+    starts = pairs.groupby("perf_id")["vocal_start"].agg(list)
+    fraction = mix_decode_fraction({Path(p): starts[i] for i, p in zip(vocals["id"], vocals["path"])
+                                    if i in starts.index and p.endswith(".m4a")})
+    damp_fraction = damp_mix_decode_fraction()
     ours = Corpus(len(vocals), vocals["duration_s"].sum() / 3600, len(acc),
                   acc["duration_s"].sum() / 3600, len(pairs), int(vocals["shard"].max()) + 1,
-                  int(acc["shard"].max()) + 1)
+                  int(acc["shard"].max()) + 1, mix_decode_fraction=fraction)
     per_perf = config["svd"]["max_windows"] * len(pairs) / windows  # matched share of windows
     damp = Corpus(**DAMP, pairs=round(DAMP["performances"] * per_perf),
                   vocal_shards=math.ceil(DAMP["performances"] / config["shards"]["vocal_performances"]),
                   accompaniment_shards=math.ceil(DAMP["tracks"]
-                                                 / config["shards"]["accompaniment_tracks"]))
+                                                 / config["shards"]["accompaniment_tracks"]),
+                  mix_decode_fraction=damp_fraction)
     table = stage_table(read_benchmarks(results / "benchmarks"), read_rusage(rusage_log))
     fixed = {}
     for stage, (one_s, one_units, one_hours) in times["one_item"].items():
@@ -253,8 +285,8 @@ def main(argv=None) -> int:
                 ours.accompaniment_hours, "mix": ours.pairs}[stage]
         total = table.loc[stage, "cpu_s"]
         if stage == "mix":  # its decoding part is known; the fit splits the rest
-            total -= decode_s * ours.vocal_hours
-            one_s -= decode_s * one_hours
+            total -= decode_s * ours.vocal_hours * fraction
+            one_s -= decode_s * one_hours * fraction
         fixed[stage] = fit_fixed_cost(total, int(table.loc[stage, "jobs"]), unit, one_s,
                                       one_units)[0]
     proj = project(table, fixed, ours, damp, decode_s_per_hour=decode_s)
@@ -272,7 +304,8 @@ def main(argv=None) -> int:
         print(f"whole snakemake run, exact: {total:.0f} CPU-s (Snakemake itself "
               f"{snake[-1]['cpu_s']:.0f}), sum of benchmark files {table['cpu_bench_s'].sum():.0f}")
     print(f"decode + resample of the .m4a vocals: {decode_s:.1f} CPU-s per audio-hour "
-          f"({3600 / decode_s:.0f}x realtime per core)")
+          f"({3600 / decode_s:.0f}x realtime per core); the mix decodes its windows only, "
+          f"{fraction:.2f} of that CPU here, {damp_fraction:.2f} on DAMP-like 3-min files")
     print("\n| stage | jobs | CPU-s (benchmark files) | CPU-s (exact) | CPU-s per vocal "
           "audio-hour | peak RSS per job, MB | fixed CPU-s per job | DAMP jobs | "
           "DAMP CPU-hours |")
@@ -290,7 +323,8 @@ def main(argv=None) -> int:
     print(f"\nDAMP ({damp.performances} performances, {damp.vocal_hours:.0f} h, {damp.tracks} "
           f"tracks, {damp.pairs} pairs): {cpu_h:.2f} CPU-hours; "
           f"{wall_time(proj, args.cores_damp) / 60:.0f} min wall on {args.cores_damp} cores; "
-          f"two decoding passes alone {2 * decode_s * damp.vocal_hours / 3600:.2f} CPU-hours")
+          f"decoding alone {decode_s * damp.vocal_hours / 3600:.2f} (analysis) + "
+          f"{decode_s * damp.vocal_hours * damp_fraction / 3600:.2f} (mix) CPU-hours")
     return 0
 
 

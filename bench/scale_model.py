@@ -22,8 +22,9 @@ __all__ = ["CLI_STAGES", "STAGES", "UNITS", "Corpus", "fit_fixed_cost", "makespa
 # The DAG's data stages, ingest -> card, in DAG order; each stage's CLI command.
 STAGES = ("ingest", "split", "analyze_vocals", "analyze_accompaniments", "join", "mix", "card")
 CLI_STAGES = {s.replace("_", "-"): s for s in STAGES}
-# What a stage's variable cost grows with (a field of Corpus).  mix also decodes every vocal
-# file once more: its decoding part grows with vocal_hours (see project).
+# What a stage's variable cost grows with (a field of Corpus).  mix also decodes the vocal
+# files once more, in part (its windows only): its decoding part grows with vocal_hours times
+# the corpus's mix_decode_fraction (see project).
 UNITS = {"ingest": "performances", "split": "performances", "analyze_vocals": "vocal_hours",
          "analyze_accompaniments": "accompaniment_hours", "join": "pairs", "mix": "pairs",
          "card": "pairs"}
@@ -44,6 +45,10 @@ class Corpus:
     accompaniment_hours : float
     pairs : int  mixes (rows of the recipe)
     vocal_shards, accompaniment_shards : int  jobs of the sharded stages
+    mix_decode_fraction : float  CPU of the mix stage's decoding (its vocal windows only,
+        ``audio_windows.load_windows``) as a share of decoding the same files whole; 1.0 is
+        whole files.  It depends on the performances' length: at most ``svd.max_windows``
+        windows of ~3 s are decoded whatever the length.
     """
 
     performances: int
@@ -53,6 +58,7 @@ class Corpus:
     pairs: int
     vocal_shards: int
     accompaniment_shards: int
+    mix_decode_fraction: float = 1.0
 
 
 def read_benchmarks(folder) -> pd.DataFrame:
@@ -144,8 +150,8 @@ def project(table: pd.DataFrame, fixed_s: dict, ours: Corpus, damp: Corpus, *,
     A stage's cost is ``jobs * fixed + variable``.  ``fixed_s`` gives each stage's per-job
     cost (a stage missing from it: 0, i.e. the whole cost scales).  The variable part scales
     with the stage's unit (``UNITS``); mix's variable part is decoding
-    (``decode_s_per_hour * vocal_hours``), which scales with hours, and the rest, which
-    scales with pairs.
+    (``decode_s_per_hour * vocal_hours * mix_decode_fraction`` of each corpus), and the rest,
+    which scales with pairs.
 
     Returns
     -------
@@ -161,8 +167,9 @@ def project(table: pd.DataFrame, fixed_s: dict, ours: Corpus, damp: Corpus, *,
         scale = getattr(damp, unit) / getattr(ours, unit)
         damp_s = jobs_damp * fixed + variable * scale
         if stage == "mix":
-            decode = decode_s_per_hour * ours.vocal_hours
-            damp_s = (jobs_damp * fixed + decode_s_per_hour * damp.vocal_hours
+            decode = decode_s_per_hour * ours.vocal_hours * ours.mix_decode_fraction
+            damp_s = (jobs_damp * fixed
+                      + decode_s_per_hour * damp.vocal_hours * damp.mix_decode_fraction
                       + (variable - decode) * scale)
         rows[stage] = {"jobs_damp": jobs_damp, "fixed_s": fixed, "variable_s": variable,
                        "scale": scale, "damp_cpu_s": damp_s}

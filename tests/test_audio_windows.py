@@ -252,15 +252,28 @@ def test_mix_shards_are_byte_identical_windowed_and_full(files, rng, tmp_path):
 
 
 def test_integer_samples_scale_as_a_float64_division_would(rng):
-    """planes_to_float32 (one cast, then * 2**-31) equals (x / 2**31) in float64, rounded."""
+    """to_float32 (one cast, then * 2**-31) equals (x / 2**31) in float64, rounded once."""
     x32 = np.concatenate([rng.integers(-2**31, 2**31, 100_000), [-2**31, 2**31 - 1, 0, 1, -1]])
-    x32 = x32.astype(np.int32)
     x16 = rng.integers(-2**15, 2**15, 1000).astype(np.int16)
-    for x, scale in ((x32, 2.0**31), (x16, 2.0**15)):
-        got = audio.planes_to_float32([[x[:10]], [x[10:]]])
-        expect = (x / scale).astype(np.float32)[None]
-        np.testing.assert_array_equal(got.view(np.uint32), expect.view(np.uint32))
-    assert audio.planes_to_float32([[x16[:0]]]) is None
+    for x, scale in ((x32.astype(np.int32), 2.0**31), (x16, 2.0**15)):
+        expect = (x / scale).astype(np.float32)
+        np.testing.assert_array_equal(audio.to_float32(x).view(np.uint32), expect.view(np.uint32))
+
+
+def test_frames_join_into_the_per_frame_conversion(files):
+    """frames_to_array equals converting frame by frame and concatenating, for any format."""
+    for name in ("m441", "s48"):
+        with av.open(str(files[name])) as c:
+            frames = list(audio._frames(c, c.streams.audio[0]))
+        per_frame = np.concatenate([audio.to_float32(f.to_ndarray()) for f in frames], axis=1)
+        np.testing.assert_array_equal(audio.frames_to_array(frames), per_frame)
+        resampler = av.AudioResampler(format="s16", layout=frames[0].layout.name)  # packed
+        packed = [g for f in frames[:50] for g in resampler.resample(f)]
+        channels = len(packed[0].layout.channels)  # packed frames are (1, samples * channels)
+        expect = np.concatenate([audio.to_float32(g.to_ndarray().reshape(-1, channels).T)
+                                 for g in packed], axis=1)
+        np.testing.assert_array_equal(audio.frames_to_array(packed), expect)
+    assert audio.frames_to_array([]) is None
 
 
 def test_mono_of_one_channel_is_that_channel_bit_for_bit(rng):

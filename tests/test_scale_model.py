@@ -1,5 +1,6 @@
 """The scale run's collection and projection arithmetic on hand-built benchmark files."""
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -88,6 +89,25 @@ def test_projection_scales_each_stage_by_its_unit():
     # mix: fixed per job + decoding per hour + the rest per pair
     assert p.loc["mix", "damp_cpu_s"] == pytest.approx(87 * 3 + 6 * 1700 + 120 * 692400 / 24000)
     assert list(p["jobs_damp"]) == [1, 87, 19, 87]
+
+
+def test_projection_takes_the_mix_decode_fraction_of_each_corpus():
+    """Windowed mixing: the decoding part is hours x rate x each corpus's own fraction."""
+    base = dict(performances=2000, tracks=60, accompaniment_hours=1.25, pairs=24000,
+                vocal_shards=5, accompaniment_shards=8)
+    ours = Corpus(vocal_hours=16.0, mix_decode_fraction=0.8, **base)
+    damp = Corpus(**{**base, "pairs": 692400, "vocal_shards": 87}, vocal_hours=1700.0,
+                  mix_decode_fraction=0.5)
+    # 5 jobs x 3 s fixed + decoding 16 h x 6 s x 0.8 + 120 s of mixing proper
+    table = pd.DataFrame({"jobs": [5], "cpu_s": [5 * 3 + 16 * 6 * 0.8 + 120.0]}, index=["mix"])
+    p = project(table, {"mix": 3.0}, ours, damp, decode_s_per_hour=6.0)
+    assert p.loc["mix", "damp_cpu_s"] == pytest.approx(87 * 3 + 1700 * 6 * 0.5
+                                                       + 120 * 692400 / 24000)
+    whole = project(table, {"mix": 3.0}, dataclasses.replace(ours, mix_decode_fraction=1.0),
+                    dataclasses.replace(damp, mix_decode_fraction=1.0), decode_s_per_hour=6.0)
+    # whole-file decoding: the same CPU here holds less mixing proper, and DAMP decodes more
+    assert whole.loc["mix", "damp_cpu_s"] == pytest.approx(
+        87 * 3 + 1700 * 6 + (120 - 16 * 6 * 0.2) * 692400 / 24000)
 
 
 def test_makespan_and_wall_time():
