@@ -18,7 +18,13 @@ import soundfile as sf
 
 from pipeline.core import audio
 from pipeline.core import audio_windows as aw
-from pipeline.core.aac_syntax import HEADER_BYTES, is_plain_lc_mono, scan_frame, scan_frames
+from pipeline.core.aac_syntax import (
+    HEADER_BYTES,
+    is_plain_lc_mono,
+    scan_frame,
+    scan_frames,
+    scan_packets,
+)
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from pipeline.dataset.features import FeatureParams
 from pipeline.demo.writers import write_aac, write_wav
@@ -202,8 +208,13 @@ def test_frame_scan_vectorised_equals_one_by_one_and_finds_pns(files):
         head = np.zeros((len(packets), HEADER_BYTES + 3), np.uint8)
         for i, p in enumerate(packets):
             head[i, :min(len(p), HEADER_BYTES)] = np.frombuffer(p[:HEADER_BYTES], np.uint8)
-        pns, understood = scan_frames(head, sizes)
         one = np.array([scan_frame(p) for p in packets])
+        pns, understood = scan_frames(head, sizes)
+        np.testing.assert_array_equal(pns[understood], one[understood, 0])
+        assert not (understood & ~one[:, 1]).any()  # the first bytes never over-claim
+        assert (understood | (sizes > HEADER_BYTES)).all()  # short packets read in full
+        buf = np.frombuffer(b"".join(packets), np.uint8)
+        pns, understood = scan_packets(buf, np.cumsum(sizes) - sizes, sizes)
         np.testing.assert_array_equal(pns, one[:, 0])
         np.testing.assert_array_equal(understood, one[:, 1])
         assert understood.all() and pns.any() == expect_pns
@@ -283,3 +294,15 @@ def test_mono_of_one_channel_is_that_channel_bit_for_bit(rng):
     np.testing.assert_array_equal(got.view(np.uint32),
                                   y.mean(axis=0, dtype=np.float32).view(np.uint32))
     assert got.base is None or got.base is not y  # a new array, not a view into y
+
+
+@pytest.mark.parametrize("sr_in", [44100, 48000])
+def test_a_cleared_soxr_stream_resamples_like_audio_resample(sr_in, rng):
+    import soxr
+
+    stream = soxr.ResampleStream(sr_in, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    for n in (1, 1660, 96000, 96001, 300_000):  # 96,000: python-soxr's feeding block
+        x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        stream.clear()
+        got = stream.resample_chunk(x, last=True)
+        np.testing.assert_array_equal(got.view(np.uint32), audio.resample(x, sr_in).view(np.uint32))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NOISE_BAND", "HEADER_BYTES", "is_plain_lc_mono", "scan_frames", "scan_frame"]
+__all__ = ["NOISE_BAND", "HEADER_BYTES", "is_plain_lc_mono", "scan_frame", "scan_frames",
+           "scan_packets"]
 
 NOISE_BAND = 13  # NOISE_HCB
 _SCE, _CPE, _CCE, _LFE, _DSE, _PCE, _FIL, _END = range(8)
-HEADER_BYTES = 160  # enough for the longest SCE section data (8 short groups) after its header
+HEADER_BYTES = 64  # holds a long window's section data; frames needing more are read whole
 
 
 class _Bits:
@@ -198,10 +199,23 @@ def scan_frames(head: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.nda
         live[over] = False
     slow = np.flatnonzero((element != _SCE) | (pos > limit - 32) & ~bad)
     understood = ~bad
-    for i in slow:  # frames led by fill elements, or near their end: read them exactly
-        data = head[i, :min(int(sizes[i]), HEADER_BYTES)].tobytes()
-        p, ok = scan_frame(data)
-        if not ok and int(sizes[i]) > HEADER_BYTES:
-            ok = False  # the section data lies beyond the bytes read: not understood
-        pns[i], understood[i] = p, ok
+    for i in slow:  # frames led by fill elements, or near the end of the bytes held
+        pns[i], understood[i] = scan_frame(head[i, :min(int(sizes[i]), HEADER_BYTES)].tobytes())
+    return pns, understood
+
+
+def scan_packets(buf: np.ndarray, pos: np.ndarray, size: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``scan_frame`` of the packets at byte offsets ``pos`` (lengths ``size``) of ``buf``.
+
+    ``scan_frames`` over each packet's first ``HEADER_BYTES``; the packets it does not
+    understand from those (short windows with many sections, long fill elements) are read
+    whole, one by one.
+    """
+    cols = np.arange(HEADER_BYTES + 3)
+    head = buf[np.minimum(pos[:, None] + cols, len(buf) - 1)]
+    head[cols[None, :] >= size[:, None]] = 0
+    pns, understood = scan_frames(head, size)
+    for i in np.flatnonzero(~understood & (size > HEADER_BYTES)):
+        pns[i], understood[i] = scan_frame(buf[pos[i]:pos[i] + size[i]].tobytes())
     return pns, understood

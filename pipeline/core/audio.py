@@ -143,6 +143,7 @@ def _frames(container, stream):
 
 
 _PLANAR_DTYPES = {"s16p": np.int16, "s32p": np.int32, "fltp": np.float32, "dblp": np.float64}
+_ITEMSIZE = {name: np.dtype(t).itemsize for name, t in _PLANAR_DTYPES.items()}
 
 
 def _frame_array(frame) -> np.ndarray:
@@ -174,12 +175,13 @@ def frames_to_array(frames) -> np.ndarray | None:
     for frame in frames:
         if not frame.samples:
             continue
-        dtype = _PLANAR_DTYPES.get(frame.format.name)
-        if dtype is None:
+        name = frame.format.name
+        if name not in _ITEMSIZE:
             chunks.append(_frame_array(frame))
         else:
-            size = frame.samples * np.dtype(dtype).itemsize
-            chunks.append((dtype, [bytes(memoryview(plane)[:size]) for plane in frame.planes]))
+            size = frame.samples * _ITEMSIZE[name]
+            chunks.append((_PLANAR_DTYPES[name],
+                           [bytes(memoryview(plane)[:size]) for plane in frame.planes]))
     if not chunks:
         return None
     kinds = {c[0] if isinstance(c, tuple) else None for c in chunks}

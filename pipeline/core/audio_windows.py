@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
-from .aac_syntax import HEADER_BYTES, is_plain_lc_mono, scan_frames
+from .aac_syntax import is_plain_lc_mono, scan_packets
 from .errors import AudioError
 from .segment import SAMPLE_RATE, SEGMENT_SAMPLES
 
@@ -169,12 +169,25 @@ def _resampling(sr_in: int, sr: int) -> Resampling:
 
 
 def _finish(path, pieces, spans, n_in, sr_in, sr) -> PartialSignal:
-    """Resample each span's mono float32 input ``pieces`` and wrap them."""
+    """Resample each span's mono float32 input ``pieces`` and wrap them.
+
+    One soxr stream, cleared between spans, saves a filter design per span; its output is
+    ``audio.resample``'s bit for bit (tests/test_audio_windows.py).
+    """
+    import soxr
+
+    stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32",
+                                                          quality="HQ")
     out = []
     for x, (o, _, lo, hi) in zip(pieces, spans):
         if not np.all(np.isfinite(x)):
             raise AudioError(path, "non-finite samples")
-        out.append((lo, hi, o * sr // sr_in, audio.resample(x, sr_in, sr)))
+        if stream is None:
+            y = np.ascontiguousarray(x, dtype=np.float32)
+        else:
+            stream.clear()
+            y = stream.resample_chunk(np.ascontiguousarray(x, dtype=np.float32), last=True)
+        out.append((lo, hi, o * sr // sr_in, y))
     decoded = sum(e - o for o, e, _, _ in spans)
     return PartialSignal(resampled_length(n_in, sr_in, sr), out, decoded=decoded, total=n_in,
                          method="windowed")
@@ -206,11 +219,22 @@ def _sndfile_windows(path: Path, starts, length: int, sr: int) -> PartialSignal:
 
 @dataclasses.dataclass(frozen=True)
 class _AacIndex:
-    """The packet table of a mono AAC-LC stream: timestamps, file offsets, sizes."""
+    """The packet table of a mono AAC-LC stream: timestamps, file offsets, sizes.
+
+    As arrays and as lists of ints (the per-packet checks compare Python ints).
+    """
 
     ts: np.ndarray
     pos: np.ndarray
     size: np.ndarray
+
+    @property
+    def rows(self) -> list:
+        return self._rows
+
+    def __post_init__(self):
+        object.__setattr__(self, "_rows", list(zip(self.ts.tolist(), self.pos.tolist(),
+                                                   self.size.tolist())))
 
 
 def _aac_index(stream) -> _AacIndex:
@@ -239,16 +263,16 @@ def _decode_run(container, stream, index: _AacIndex, first: int, last: int) -> l
     decoder = av.CodecContext.create(audio.INTEGER_AAC_DECODER, "r")
     decoder.extradata = stream.codec_context.extradata
     container.seek(int(index.ts[first]), stream=stream, backward=True, any_frame=False)
-    out, i = [], None
+    out, i, rows = [], None, index.rows
     for packet in container.demux(stream):
-        if packet.size == 0 or packet.pts is None:
+        row = (packet.pts, packet.pos, packet.size)
+        if row[2] == 0 or row[0] is None:
             break
         if i is None:
-            i = int(np.searchsorted(index.ts, packet.pts))
+            i = int(np.searchsorted(index.ts, row[0]))
             if i > first:
                 raise _NotExact(f"seeking to packet {first} landed on packet {i}")
-        if i >= len(index.ts) or \
-                (packet.pts, packet.pos, packet.size) != (index.ts[i], index.pos[i], index.size[i]):
+        if i >= len(rows) or row != rows[i]:
             raise _NotExact(f"packet {i} differs from the index")
         out.append((i, decoder.decode(packet)))
         i += 1
@@ -267,13 +291,14 @@ def _samples(frames_of, index: _AacIndex, t0: int, sr: int) -> tuple[int, list]:
     stream this module understands.
     """
     start, kept, expect = None, [], None
-    last = len(index.ts) - 1
+    last, rows = len(index.ts) - 1, index.rows
     for i, frames in frames_of:
-        n = sum(f.samples for f in frames)
+        n = 0
         for f in frames:
-            if f.sample_rate != sr or len(f.layout.channels) != 1:
+            if f.sample_rate != sr or f.layout.nb_channels != 1:
                 raise _NotExact("decoder output changed rate or channels (implicit SBR/PS?)")
-        ts = int(index.ts[i])
+            n += f.samples
+        ts = rows[i][0]
         if i == last:
             lo = ts
         elif ts >= t0:
@@ -350,10 +375,7 @@ def _check_no_noise_before(path: Path, index: _AacIndex, stop: int) -> None:
     pos, size = index.pos[:stop], index.size[:stop]
     if np.any(pos + size > len(buf)):
         raise _NotExact("packet table points past the end of the file")
-    cols = np.arange(HEADER_BYTES + 3)
-    head = buf[np.minimum(pos[:, None] + cols, len(buf) - 1)]
-    head[cols[None, :] >= size[:, None]] = 0
-    pns, understood = scan_frames(head, size)
+    pns, understood = scan_packets(buf, pos, size)
     if not understood.all():
         raise _NotExact(f"frame {int(np.argmin(understood))} is not a plain mono AAC-LC frame")
     if pns.any():
