@@ -219,3 +219,53 @@ def test_snakemake_report_holds_every_figure_and_table(run):
     found = {p.stem for p in tsv} | {p.parent.name for p in tsv}
     assert {"analyze_vocals", "analyze_accompaniments", "mix", "pretrain-mono",
             "train-cross-scratch", "evaluate", "baseline"} <= found, found
+
+
+def mix_again_decoding_whole_files(workdir: Path, results: Path, dataset: Path, out: Path) -> list:
+    """Mix every shard of a finished run again with whole-file vocal decoding into ``out``.
+
+    Returns the shard files written (mono, mix, index, skipped), named as in ``dataset``.
+    """
+    import yaml
+
+    from pipeline.core.config import params_from, validate_config
+    from pipeline.dataset.features import FeatureParams
+    from pipeline.mashup.mix import MashupParams, mix_shard
+    from pipeline.sources.cache import CachedAccompaniments
+
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    validate_config(config)
+    tracks = sorted((results / "analysis" / "accompaniments").glob("*.tracks.parquet"))
+    cache = CachedAccompaniments(tracks=tracks, audio=[p.with_name(p.name.replace(
+        ".tracks.parquet", ".audio.npy")) for p in tracks])
+    vocals = pd.read_parquet(results / "manifests" / "vocals.parquet", columns=["id", "path"])
+    paths = {i: p if Path(p).is_absolute() else workdir / p for i, p in zip(vocals["id"],
+                                                                           vocals["path"])}
+    pairs = pd.read_parquet(dataset / "pairs.parquet")
+    names = []
+    for index in sorted(dataset.glob("index-*.parquet")):
+        shard = int(index.stem.split("-")[1])
+        mix_shard(pairs=pairs, vocal_paths=paths, accompaniments=cache, shard=shard, out=out,
+                  params=params_from(MashupParams, config.get("mashup", {}), "mashup"),
+                  features=params_from(FeatureParams, config.get("features", {}), "features"),
+                  windowed=False)
+        names += [f"{kind}-{shard:06d}.{ext}" for kind, ext in (
+            ("mono", "npy"), ("mix", "npy"), ("index", "parquet"), ("skipped", "parquet"))]
+    return names
+
+
+def test_mix_shards_equal_those_of_whole_file_decoding(run, tmp_path):
+    """The run mixed from its vocal windows alone (audio_windows); whole files give its bytes."""
+    from pipeline.core.audio_windows import load_windows
+
+    workdir, results, dataset, _ = run
+    names = mix_again_decoding_whole_files(workdir, results, dataset, tmp_path)
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (dataset / name).read_bytes(), name
+    pairs = pd.read_parquet(dataset / "pairs.parquet")
+    vocals = pd.read_parquet(results / "manifests" / "vocals.parquet", columns=["id", "path"])
+    m4a = vocals[vocals["path"].str.endswith(".m4a") & vocals["id"].isin(pairs["perf_id"])]
+    perf, path = m4a.iloc[0]
+    path = path if Path(path).is_absolute() else workdir / path
+    starts = pairs.loc[pairs["perf_id"] == perf, "vocal_start"].tolist()
+    assert load_windows(path, starts).method == "windowed"  # the run did decode piecewise

@@ -1,9 +1,10 @@
 """Mix the pairs of one vocal shard and write its mono/mix log-mel shards and index.
 
 Reads accompaniments from the analysis audio cache given by --tracks and --audio (only those
-files: {k}.tracks.parquet and its {k}.audio.npy, memory-mapped) and decodes each vocal
-performance once.  --subsets and --snr-db regenerate e.g. test-singer mixes at
-another vocal-to-accompaniment ratio into another directory (the SNR sweep).
+files: {k}.tracks.parquet and its {k}.audio.npy, memory-mapped) and decodes of each vocal
+performance only the samples of its windows (bit for bit a whole decode's; files where that
+is not proved exact are decoded whole).  --subsets and --snr-db regenerate e.g. test-singer
+mixes at another vocal-to-accompaniment ratio into another directory (the SNR sweep).
 """
 
 import pandas as pd
