@@ -86,6 +86,11 @@ def files(tmp_path_factory) -> dict:
     write_wav(out["wav22"], voice(int(SECONDS * 22050), 22050), sr=22050)
     out["flac48"] = d / "s48.flac"
     sf.write(str(out["flac48"]), voice(int(SECONDS * 48000), 48000, 2), 48000, subtype="PCM_24")
+    out["wav6ch"] = d / "six channels é.wav"  # as the salted corpus has: 6 channels, unicode
+    six = np.stack([voice(int(SECONDS * 44100), 44100, seed=c) for c in range(6)], axis=1)
+    sf.write(str(out["wav6ch"]), six, 44100, subtype="FLOAT")
+    out["wav8k"] = d / "m8k.wav"
+    write_wav(out["wav8k"], voice(int(SECONDS * 8000), 8000), sr=8000)
     return out
 
 
@@ -110,7 +115,7 @@ def assert_windows_exact(path, rng, expect_method: str, sparse: bool = False):
 
 
 @pytest.mark.parametrize("name", ["m441", "m48", "m22", "pad2112", "pad1500", "pad0",
-                                  "wav441", "wav22", "flac48"])
+                                  "wav441", "wav22", "flac48", "wav6ch"])
 def test_windows_equal_the_full_decode_bit_for_bit(files, rng, name):
     got = assert_windows_exact(files[name], rng, "windowed")
     one = aw.load_windows(files[name], [len(got) // 2])
@@ -119,7 +124,8 @@ def test_windows_equal_the_full_decode_bit_for_bit(files, rng, name):
 
 @pytest.mark.parametrize("name,reason", [("s48", "full: not mono AAC-LC"),
                                          ("s441", "full: not mono AAC-LC"),
-                                         ("pns", "full: frame ")])
+                                         ("pns", "full: frame "),
+                                         ("wav8k", "full: 8000 -> 22050 Hz")])
 def test_files_not_proved_exact_take_the_full_decode(files, rng, name, reason):
     got = assert_windows_exact(files[name], rng, reason, sparse=True)
     assert got.decoded == got.total
