@@ -152,6 +152,13 @@ def test_pns_check_is_needed(files, monkeypatch):
     assert any(not np.array_equal(got[s:s + N], full[s:s + N]) for s in starts)
 
 
+@pytest.mark.parametrize("name", ["m441", "wav441"])
+def test_windows_past_the_end_decode_nothing_but_keep_the_length(files, name):
+    n = len(audio.load_audio(files[name]))
+    got = aw.load_windows(files[name], [n - N + 1, n + 5])
+    assert got.method == "windowed" and len(got) == n and got.decoded == 0
+
+
 def test_asking_for_samples_not_decoded_raises(files):
     got = aw.load_windows(files["m441"], [SAMPLE_RATE])
     got[SAMPLE_RATE:SAMPLE_RATE + N]

@@ -179,7 +179,7 @@ def _finish(path, pieces, spans, n_in, sr_in, sr) -> PartialSignal:
     stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32",
                                                           quality="HQ")
     out = []
-    for x, (o, _, lo, hi) in zip(pieces, spans):
+    for x, (o, e, lo, hi) in zip(pieces, spans):
         if not np.all(np.isfinite(x)):
             raise AudioError(path, "non-finite samples")
         if stream is None:
@@ -187,7 +187,10 @@ def _finish(path, pieces, spans, n_in, sr_in, sr) -> PartialSignal:
         else:
             stream.clear()
             y = stream.resample_chunk(np.ascontiguousarray(x, dtype=np.float32), last=True)
-        out.append((lo, hi, o * sr // sr_in, y))
+        offset = o * sr // sr_in
+        if lo < offset or offset + len(y) < hi:
+            raise _NotExact(f"span [{o}, {e}) resampled to fewer samples than planned")
+        out.append((lo, hi, offset, y))
     decoded = sum(e - o for o, e, _, _ in spans)
     return PartialSignal(resampled_length(n_in, sr_in, sr), out, decoded=decoded, total=n_in,
                          method="windowed")
@@ -349,7 +352,7 @@ def _aac_windows(path: Path, starts, length: int, sr: int) -> PartialSignal:
                 j0 = int(np.searchsorted(index.ts, o + t0, side="right")) - 1
                 j1 = int(np.searchsorted(index.ts, e - 1 + t0, side="right")) - 1
                 runs.append((max(j0 - 1, 0), j1))
-            _check_no_noise_before(path, index, max(first for first, _ in runs))
+            _check_no_noise_before(path, index, max((first for first, _ in runs), default=0))
             pieces = []
             for (o, e, _, _), (first, j1) in zip(spans, runs):
                 decoded = _decode_run(container, stream, index, first, j1)
