@@ -15,7 +15,12 @@ musdb18 ``.stem.mp4`` shipped with stempeg (stereo, 44.1 kHz).
    voiced windows, as the analysis stage picks them), with the share of input decoded and
    the CPU ratio, which ``bench/scale_model.py`` takes as the mix's decode fraction.
 
+With --survey DIR (a corpus folder, e.g. DAMP's ``sing/``): for up to --limit of its audio
+files, whether the mix would decode them piecewise or whole, and why (two windows each:
+one a third in, one at the end), so the saving on a real corpus can be read before a run.
+
     python bench/bench_decode.py [--files 6] [--minutes 3] [--repeats 5]
+    python bench/bench_decode.py --survey /data/DAMP/sing [--limit 200]
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import re  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -149,12 +155,42 @@ def mix_decode_costs(paths, starts_of: dict, repeats: int) -> dict:
             "decoded_share": decoded / total, "method": got.method}
 
 
+def survey(folder: Path, limit: int) -> None:
+    """Count how the mix would decode the audio files under ``folder`` (first ``limit``)."""
+    from collections import Counter
+
+    from pipeline.core.errors import AudioError
+
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in audio.AUDIO_EXTENSIONS)
+    methods, decoded, total = Counter(), 0, 0
+    for path in paths[:limit]:
+        try:
+            got = load_windows(path, [])  # the length, and the checks that need no window
+            if got.method == "windowed":
+                got = load_windows(path, [len(got) // 3, len(got) - SEGMENT_SAMPLES])
+        except AudioError as exc:
+            methods[f"error: {exc.reason}"] += 1
+            continue
+        methods[re.sub(r"\d+", "N", got.method)] += 1
+        decoded, total = decoded + got.decoded, total + got.total
+    print(f"{min(limit, len(paths))} of {len(paths)} audio files under {folder}:")
+    for method, count in methods.most_common():
+        print(f"  {count:6d}  {method}")
+    if total:
+        print(f"input decoded for two windows each: {decoded / total:.0%}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=6)
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--survey", type=Path, help="a corpus folder to survey instead")
+    parser.add_argument("--limit", type=int, default=200, help="files surveyed at most")
     args = parser.parse_args(argv)
+    if args.survey:
+        survey(args.survey, args.limit)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         paths = damp_like_performances(Path(tmp), args.files, args.minutes)
         spec = importlib.util.find_spec("stempeg")  # importing stempeg wants ffmpeg: don't
