@@ -97,6 +97,38 @@ def test_pretraining_initialises_the_embedding_networks(dataset, tmp_path):
     assert load_model(tmp_path / "mixed").info["init"] == {"mix": str(tmp_path / "clf_mix")}
 
 
+def test_cross_init_picks_the_classifier_each_network_starts_from(dataset, tmp_path):
+    params = TrainParams(pretrain_epochs=1, epochs=1, **FAST)
+    clf = {d: tmp_path / f"clf_{d}" for d in ("mono", "mix")}
+    for d, folder in clf.items():
+        train.pretrain(dataset, d, params, folder)
+    weights = {d: load_model(folder).networks[d].state_dict() for d, folder in clf.items()}
+    norm = load_model(clf["mono"]).info["normalisation"]
+    assert not torch.equal(weights["mono"]["blocks.0.conv.weight"],
+                           weights["mix"]["blocks.0.conv.weight"])
+    for cross_init, start in (("mono", {"mono": "mono", "mix": "mono"}),
+                              ("mix", {"mono": "mix", "mix": "mix"}),
+                              ("domains", {"mono": "mono", "mix": "mix"})):
+        model = EmbeddingModel("cross", normalisation=norm)
+        assert init_from_classifiers(model, clf, cross_init=cross_init) == {
+            net: str(clf[d]) for net, d in start.items()}
+        for net, d in start.items():
+            for key, value in weights[d].items():
+                assert torch.equal(model.networks[net].state_dict()[key], value), (net, key)
+    # MONO and MIXED take their own domain's classifier whatever cross_init says
+    mixed = EmbeddingModel("mixed", normalisation=norm)
+    assert init_from_classifiers(mixed, clf["mix"], cross_init="mono") == {"mix": str(clf["mix"])}
+    with pytest.raises(ConfigError, match="cross_init"):
+        TrainParams(cross_init="both")
+    with pytest.raises(ConfigError, match="cross_init"):
+        init_from_classifiers(EmbeddingModel("cross", normalisation=norm), clf, cross_init="x")
+    fitted = train.fit(dataset, "cross", TrainParams(epochs=1, cross_init="mono", **FAST),
+                       tmp_path / "cross", init=clf)
+    assert fitted["pretrained"] is True
+    assert load_model(tmp_path / "cross").info["init"] == {"mix": str(clf["mono"]),
+                                                          "mono": str(clf["mono"])}
+
+
 def test_hard_negatives_are_the_highest_scoring_candidates():
     torch.manual_seed(0)
     norm = {"mono": {"mean": 0.0, "std": 1.0}, "mix": {"mean": 0.0, "std": 1.0}}

@@ -18,6 +18,7 @@ from ..core.atomic import write_bytes, write_json
 from ..core.errors import ConfigError, PipelineError
 from ..core.vocabulary import DOMAINS
 from .model import EmbeddingModel, ModelConfig
+from .params import CROSS_INITS
 
 __all__ = ["init_from_classifiers", "load_model", "save_model", "save_torch"]
 
@@ -73,13 +74,18 @@ def load_model(path, *, device: str = "cpu") -> EmbeddingModel:
     return model.to(device).eval()
 
 
-def init_from_classifiers(model: EmbeddingModel, init) -> dict:
+def init_from_classifiers(model: EmbeddingModel, init, *, cross_init: str = "domains") -> dict:
     """Copy pre-trained classifier networks into ``model`` (output layer dropped).
 
     ``init`` is a classifier folder (MONO, MIXED) or ``{"mono": path, "mix": path}`` (CROSS);
-    each classifier must have been trained on the domain of the network it initialises.
+    each classifier must have been trained on the domain its key names.  ``cross_init``
+    (CROSS only): ``"domains"`` starts each network from its own domain's classifier,
+    ``"mono"`` or ``"mix"`` starts both networks from that one classifier (the authors'
+    ``train.py`` loads one ``--pretrained_model`` into both).
     Returns ``{network: path}`` (empty for ``init=None``).
     """
+    if cross_init not in CROSS_INITS:
+        raise ConfigError(f"train.cross_init {cross_init!r} not in {CROSS_INITS}")
     if init is None:
         return {}
     if not isinstance(init, dict):
@@ -89,9 +95,15 @@ def init_from_classifiers(model: EmbeddingModel, init) -> dict:
     if set(init) != set(model.networks):
         raise ConfigError(f"init for a {model.kind} model needs networks "
                           f"{sorted(model.networks)}, got {sorted(init)}")
-    for name, path in init.items():
+    domain_of = {name: name for name in init}  # network -> classifier domain it starts from
+    if model.kind == "cross" and cross_init != "domains":
+        domain_of = {name: cross_init for name in init}
+    sources = {}
+    for name, domain in domain_of.items():
+        path = init[domain]
         source = load_model(path)
-        if source.kind != "classifier" or source.info.get("domain") != name:
-            raise ConfigError(f"{path}: expected a classifier pre-trained on {name!r} segments")
-        model.networks[name].load_state_dict(source.network_for(name).state_dict())
-    return {name: str(path) for name, path in sorted(init.items())}
+        if source.kind != "classifier" or source.info.get("domain") != domain:
+            raise ConfigError(f"{path}: expected a classifier pre-trained on {domain!r} segments")
+        model.networks[name].load_state_dict(source.network_for(domain).state_dict())
+        sources[name] = str(path)
+    return dict(sorted(sources.items()))

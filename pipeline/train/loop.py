@@ -170,7 +170,7 @@ def fit(dataset_dir, kind: str, params: TrainParams, out_dir, init=None, *,
     torch.manual_seed(params.seed)
     model = EmbeddingModel(kind, ModelConfig(dropout=params.dropout),
                            normalisation=ds.card["normalisation"])
-    init_paths = init_from_classifiers(model, init)
+    init_paths = init_from_classifiers(model, init, cross_init=params.cross_init)
     a_dom, t_dom = anchor_domain(kind), target_domain(kind)
     anchors = ds.pool(a_dom, ["train"])
     targets = anchors if a_dom == t_dom else ds.pool(t_dom, ["train"])

@@ -8,7 +8,9 @@ import torch
 
 from ..core.errors import ConfigError
 
-__all__ = ["TrainParams", "resolve_device"]
+__all__ = ["CROSS_INITS", "TrainParams", "resolve_device"]
+
+CROSS_INITS = ("mono", "mix", "domains")  # train.cross_init: the classifier(s) CROSS starts from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,8 @@ class TrainParams:
     hard_negatives: bool = False  # keep the top `negatives` of `hard_candidates` by score
     hard_candidates: int = 20
     dropout: float = 0.5  # the paper: 50 %
+    cross_init: str = "mono"  # CROSS from pre-training: both networks from this classifier,
+    # as the authors' train.py does ("domains": each network from its own domain's classifier)
     valid_items: int = 512  # validation anchors / queries
     centroid_segments: int = 20  # training segments per singer in its validation centroid
     num_workers: int = 0  # DataLoader worker processes
@@ -58,6 +62,9 @@ class TrainParams:
             raise ConfigError("train.hard_candidates must be >= train.negatives")
         if not (self.lr > 0 and 0 < self.lr_factor < 1 and 0 <= self.dropout < 1):
             raise ConfigError("train: lr must be > 0, lr_factor in (0, 1), dropout in [0, 1)")
+        if self.cross_init not in CROSS_INITS:
+            raise ConfigError(f"train.cross_init must be one of {CROSS_INITS}, "
+                              f"got {self.cross_init!r}")
         if self.num_workers < 0 or self.threads < 0:
             raise ConfigError("train.num_workers and train.threads must be >= 0")
 
