@@ -127,6 +127,8 @@ def markdown(tables: dict) -> str:
                                                                           "CROSS") else "-"
         cells = [cell(tables[c], model, pretrained, m) for c in conditions
                  for m in ("top1", "top5")]
+        if all(c == "-" for c in cells):  # a model the run did not train
+            continue
         lines.append(f"| {model} | {init} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
