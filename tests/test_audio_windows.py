@@ -7,6 +7,7 @@ that send them there must fire where they are needed.
 """
 
 import importlib.util
+import logging
 import struct
 from pathlib import Path
 
@@ -249,7 +250,7 @@ class Accompaniments:
         return self.audio[track][start:start + length]
 
 
-def test_mix_shards_are_byte_identical_windowed_and_full(files, rng, tmp_path):
+def test_mix_shards_are_byte_identical_windowed_and_full(files, rng, tmp_path, caplog):
     names = ["m441", "m48", "wav441", "flac48", "pns", "s48"]
     lengths = {n: len(audio.load_audio(files[n])) for n in names}
     rows = []
@@ -265,7 +266,12 @@ def test_mix_shards_are_byte_identical_windowed_and_full(files, rng, tmp_path):
     kw = dict(pairs=pairs, vocal_paths={n: files[n] for n in names},
               accompaniments=Accompaniments(rng), shard=0, params=MashupParams(),
               features=FeatureParams(batch_size=5))
-    index = mix_shard(out=tmp_path / "windowed", windowed=True, **kw)
+    with caplog.at_level(logging.INFO, logger="pipeline.mashup.mix"):
+        index = mix_shard(out=tmp_path / "windowed", windowed=True, **kw)
+    # the log says how each performance was decoded: the PNS file and stereo AAC whole
+    (counts,) = [r.args[1] for r in caplog.records if "vocal decoding" in r.getMessage()]
+    assert counts["windowed"] == 4 and sum(counts.values()) == 6, counts
+    assert sum(n for method, n in counts.items() if method.startswith("full")) == 2, counts
     mix_shard(out=tmp_path / "full", windowed=False, **kw)
     assert len(index) == 3 * len(names)  # the window past the end is skipped, in both
     written = sorted(p.name for p in (tmp_path / "full").iterdir())

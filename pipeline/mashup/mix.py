@@ -12,6 +12,7 @@ rebuilds a dataset from a recipe and one's own copies of the corpora.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -319,7 +320,15 @@ def vocal_loader(pairs: pd.DataFrame, vocal_paths: dict, *, windowed: bool = Tru
     if not windowed:
         return lambda perf: load_audio(vocal_paths[perf])
     starts = pairs.groupby("perf_id")["vocal_start"].agg(list).to_dict() if len(pairs) else {}
-    return lambda perf: load_windows(vocal_paths[perf], starts.get(perf, []), SEGMENT_SAMPLES)
+    methods = collections.Counter()
+
+    def load(perf):
+        signal = load_windows(vocal_paths[perf], starts.get(perf, []), SEGMENT_SAMPLES)
+        methods[signal.method] += 1
+        return signal
+
+    load.methods = methods  # "windowed" or "full: <reason>" -> performances, for the log
+    return load
 
 
 def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
@@ -333,8 +342,9 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
     p = pairs[pairs["vocal_shard"] == int(shard)]
     if subsets:
         p = p[p["subset"].isin(list(subsets))]
+    load_vocal = vocal_loader(p, vocal_paths, windowed=windowed)
     mono, mix, index, skipped, examples = mix_pairs(
-        p, load_vocal=vocal_loader(p, vocal_paths, windowed=windowed),
+        p, load_vocal=load_vocal,
         accompaniments=accompaniments, params=params, features=features, snr_db=snr_db)
     write_shard(out, shard, mono=mono, mix=mix, index=index)
     if len(skipped):
@@ -343,6 +353,9 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
     write_parquet(Path(out) / shard_name("skipped", shard), skipped)
     write_examples(out, examples)
     log.info("shard %d: %d segments from %d pairs", shard, len(index), len(p))
+    if getattr(load_vocal, "methods", None):  # why a performance was decoded whole, if any was
+        log.info("shard %d: vocal decoding per performance: %s", shard,
+                 dict(sorted(load_vocal.methods.items())))
     return index
 
 
