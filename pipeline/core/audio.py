@@ -187,9 +187,9 @@ def frames_to_array(frames) -> np.ndarray | None:
     kinds = {c[0] if isinstance(c, tuple) else None for c in chunks}
     if len(kinds) == 1 and None not in kinds:  # one planar format throughout: join the bytes
         (dtype,) = kinds
-        return np.stack([to_float32(np.frombuffer(b"".join(c[1][ch] for c in chunks), dtype))
-                         for ch in range(len(chunks[0][1]))]) if len(chunks[0][1]) > 1 else \
-            to_float32(np.frombuffer(b"".join(c[1][0] for c in chunks), dtype))[None]
+        planes = [to_float32(np.frombuffer(b"".join(c[1][ch] for c in chunks), dtype))
+                  for ch in range(len(chunks[0][1]))]
+        return planes[0][None] if len(planes) == 1 else np.stack(planes)  # mono: no copy
     arrays = [c if not isinstance(c, tuple) else np.stack([np.frombuffer(b, c[0]) for b in c[1]])
               for c in chunks]
     return np.concatenate([to_float32(a) for a in arrays], axis=1)
