@@ -40,6 +40,7 @@ COMMANDS = {
     "baseline": "baseline",
     "report": "report",
     "compare-runs": "compare_runs",
+    "orderings": "orderings",
     "account": "account",
 }
 
