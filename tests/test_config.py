@@ -13,7 +13,8 @@ from pipeline.core.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "damp-musdb.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "test-orderings.yaml",
+                                  "damp-musdb.yaml"])
 def test_shipped_configs_validate(name):
     config = yaml.safe_load((ROOT / "config" / name).read_text())
     validate_config(config)
