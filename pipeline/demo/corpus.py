@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soxr
 from tqdm import tqdm
@@ -22,6 +23,7 @@ from ..core.music import key_name
 from ..core.random import rng_for
 from .accompaniment import STEMS, render_track
 from .channel import add_noise_floor, apply_channel, draw_channel
+from .environment import add_room_tone, draw_environment, place
 from .melody import compose_song, perform
 from .params import DemoParams
 from .plan import (
@@ -140,8 +142,14 @@ def synthesise_performance(plan: PerformancePlan, params: DemoParams):
     timeline = perform(melody, duration_s=plan.duration_s, centre_midi=singer.centre_midi,
                        lead_in_s=plan.lead_in_s, rng=rng)
     channel = draw_channel(rng, strength=params.channel_strength)
-    voice = apply_channel(sing(timeline, singer, sr=VOICE_SR, rng=rng), channel, sr=VOICE_SR,
-                          rng=rng)
+    voice = sing(timeline, singer, sr=VOICE_SR, rng=rng)
+    if params.environment_strength > 0:  # own streams: strength 0 leaves every byte as it was
+        home = draw_environment(rng_for(params.seed, "environment", plan.user_id))
+        here = rng_for(params.seed, "placement", plan.perf_key)
+        channel, snr_db = place(channel, home, strength=params.environment_strength, rng=here)
+        voice = add_room_tone(voice, home, snr_db=snr_db - 20 * np.log10(
+            params.environment_strength), sr=VOICE_SR, rng=here)
+    voice = apply_channel(voice, channel, sr=VOICE_SR, rng=rng)
     y = add_noise_floor(soxr.resample(voice, VOICE_SR, SR, quality="HQ"), channel, rng=rng)
     truth = {
         "perf_key": plan.perf_key, "singer": plan.user_id, "song": song.song_id,

@@ -48,6 +48,12 @@ class DemoParams:
     channel_strength : float
         Scale of the per-recording channel variation (mic EQ, room, level, noise): 0 gives
         a clean studio channel; larger values hide more of the singer's timbre.
+    environment_strength : float
+        Each singer's home recording environment (``pipeline.demo.environment``): a room
+        tone and a room shared by the singer's performances.  0: none, the corpus of before
+        byte for byte (every recording's room is its own draw); 1 (default): room tone 30-55
+        dB below the voice, reverberation drawn around the singer's room; larger values
+        raise the room tone by ``20 * log10(strength)`` dB.
     seed : int
         Global seed; every item's random stream derives from it and the item's id.
     """
@@ -65,6 +71,7 @@ class DemoParams:
     keys_per_class: int = 24
     min_section_s: Seconds = 10.0
     channel_strength: float = 1.0
+    environment_strength: float = 1.0
     seed: int = 1234
 
     def __post_init__(self):
@@ -91,6 +98,8 @@ class DemoParams:
                "in 1..24")
         _check(self.min_section_s >= 3.0, "min_section_s", self.min_section_s, ">= 3 s")
         _check(self.channel_strength >= 0.0, "channel_strength", self.channel_strength, ">= 0")
+        _check(0.0 <= self.environment_strength <= 10.0, "environment_strength",
+               self.environment_strength, "in [0, 10]")
 
 
 def _check(ok: bool, name: str, value, expected: str) -> None:
