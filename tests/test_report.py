@@ -216,6 +216,18 @@ def test_report_prints_the_derived_sentences_not_a_fixed_claim(tmp_path):
         assert "95% percentile bootstrap interval (1000 resamples of the query tracks)" in text
 
 
+def test_report_lists_the_papers_orderings_as_the_numbers_decide(tmp_path):
+    for cross, verdict in ((0.18, "FAILS"), (0.40, "holds")):
+        out = tmp_path / f"o{cross}.html"
+        report.write_report(out, metrics=ordering_table(0.07, cross), figures_dir=tmp_path / "f")
+        text = html_module.unescape(out.read_text())
+        # MONO 0.10: CROSS must reach 0.20 (2x) and beat GMM-UBM's 0.07
+        assert f"{verdict}: CROSS Mono2Mix >= 2x MONO ({cross:.2f} against 0.20" in text
+        assert "holds: GMM-UBM Mono2Mix <= 2x chance (0.07 against 0.10" in text
+        assert "MIXED Mix2Mix" not in text  # no Mix2Mix cells: left out, not guessed
+    assert report.orderings_section(ordering_table(0.07, 0.4).iloc[0:0]) == ""
+
+
 def test_figures_draw_the_intervals_as_error_bars(rng):
     table = ordering_table(0.42, 0.26)
     fig = figures.plot_identification(table)
