@@ -83,6 +83,15 @@ def as_json(section):
     return json.dumps(section, sort_keys=True)
 
 
+def demo_recipe():
+    """The demo corpus's generator version and resolved parameters (``demo.params.recipe``)."""
+    from pipeline.demo.params import recipe
+
+    return recipe(
+        config["demo"]["preset"], config["demo"]["params"], seed=config["seed"]
+    )
+
+
 def demo_marker(corpus):
     """The demo generator's done marker when this corpus is the demo, else nothing."""
     src = config["sources"][corpus]

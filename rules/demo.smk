@@ -14,6 +14,7 @@ rule demo_corpus:
         preset="--small" if config["demo"]["preset"] == "small" else "",
         demo=as_json(config["demo"]["params"]),
         seed=config["seed"],
+        recipe=as_json(demo_recipe()),  # a new generator version or default reruns this
     shell:
         "python -m pipeline demo-corpus --out {params.root} {params.preset} "
         "--seed {params.seed} --workers {threads} --params {params.demo:q} > {log} 2>&1"

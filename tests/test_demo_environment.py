@@ -99,3 +99,16 @@ def test_room_tone_has_unit_rms_and_the_singers_hum():
 def test_bad_environment_strength_names_the_key(value):
     with pytest.raises(ConfigError, match="demo.params.environment_strength"):
         preset("default", environment_strength=value)
+
+
+def test_the_recipe_holds_the_generator_version_and_every_resolved_parameter():
+    import json
+
+    from pipeline.demo.params import GENERATOR_VERSION, SMALL, DemoParams, recipe
+
+    r = recipe("small", {"singers": 5}, seed=7)
+    assert r["generator"] == GENERATOR_VERSION and r["singers"] == 5 and r["seed"] == 7
+    assert r["tracks"] == SMALL["tracks"] != DemoParams().tracks  # the preset, resolved
+    assert r["environment_strength"] == DemoParams().environment_strength  # a default, resolved
+    assert recipe("default", {}, seed=7) != recipe("small", {}, seed=7)
+    assert json.loads(json.dumps(r)) == r  # the rule passes it as JSON

@@ -5,7 +5,9 @@ another folder checks that the same config gives byte-identical shards and metri
 """
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +184,30 @@ def test_a_new_mashup_parameter_reruns_only_the_mashup_onwards(run, tmp_path):
                           "analyze_accompaniments"}, planned
     new_versions = set(re.findall(r"datasets/([0-9a-f]{10})/", proc.stdout)) - {dataset.name}
     assert len(new_versions) == 1  # written beside the old version, which stays
+
+
+def test_a_new_demo_generator_version_regenerates_the_corpus(run, tmp_path):
+    """An existing results folder does not keep a corpus an older generator wrote."""
+    workdir, *_ = run
+    copy = tmp_path / "workflow"
+    for part in ("Snakefile", "rules", "workflow", "pipeline"):
+        (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, copy / part)
+    params = copy / "pipeline" / "demo" / "params.py"
+    text = params.read_text()
+    assert "GENERATOR_VERSION = 2\n" in text
+    params.write_text(text.replace("GENERATOR_VERSION = 2\n", "GENERATOR_VERSION = 3\n"))
+
+    def planned(snakefile):
+        cmd = [sys.executable, "-m", "snakemake", "all", "-n", "--cores", "2", "--snakefile",
+               str(snakefile), "--directory", str(workdir), "--configfile",
+               str(ROOT / "config" / "test.yaml")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(snakefile.parent)})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M))
+
+    assert planned(ROOT / "Snakefile") == set()  # the control: the finished run is complete
+    assert "demo_corpus" in planned(copy / "Snakefile")
 
 
 def test_fewer_scratch_kinds_drop_those_models_and_retrain_nothing(run, tmp_path):

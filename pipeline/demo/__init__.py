@@ -18,7 +18,16 @@ compression), ``writers`` (WAV / AAC), ``corpus`` (rendering and
 layout).
 """
 
-from .corpus import generate_corpus
 from .params import SMALL, DemoParams, preset
 
 __all__ = ["DemoParams", "SMALL", "generate_corpus", "preset"]
+
+
+def __getattr__(name):
+    # the renderer (scipy, soxr, PyAV) loads on first use: the workflow reads only the
+    # parameters (``params.recipe``) when it parses the rules
+    if name == "generate_corpus":
+        from .corpus import generate_corpus
+
+        return generate_corpus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,13 @@ import dataclasses
 
 from ..core.errors import ConfigError
 
-__all__ = ["DemoParams", "SMALL", "preset"]
+__all__ = ["DemoParams", "GENERATOR_VERSION", "SMALL", "preset", "recipe"]
 
 Seconds = float
+
+GENERATOR_VERSION = 2
+"""Bumped whenever the generator's audio changes for the same parameters (2: singers' homes),
+so that Snakemake regenerates a corpus an older version wrote (:func:`recipe`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,3 +123,22 @@ def preset(name: str, **overrides) -> DemoParams:
         raise ConfigError(f"demo.preset: {name!r} not in ('default', 'small')")
     base = SMALL if name == "small" else {}
     return DemoParams(**{**base, **overrides})
+
+
+def recipe(name: str, overrides: dict, *, seed: int) -> dict:
+    """Everything the corpus depends on: the generator version and every resolved parameter.
+
+    The demo rule passes it as a parameter, so that a changed default or generator version
+    regenerates the corpus, as a changed ``demo.params`` key does.
+
+    Parameters
+    ----------
+    name : "default" | "small"
+    overrides : dict
+        The ``demo.params`` section.
+    seed : int
+        The global seed (it replaces ``DemoParams.seed``).
+    """
+    params = dataclasses.asdict(preset(name, **{**overrides, "seed": seed}))
+    return {"generator": GENERATOR_VERSION,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
