@@ -190,6 +190,7 @@ def test_a_new_demo_generator_version_regenerates_the_corpus(run, tmp_path):
     """An existing results folder does not keep a corpus an older generator wrote."""
     workdir, *_ = run
     copy = tmp_path / "workflow"
+    copy.mkdir()
     for part in ("Snakefile", "rules", "workflow", "pipeline"):
         (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, copy / part)
     params = copy / "pipeline" / "demo" / "params.py"
