@@ -14,9 +14,21 @@ median [min, max]:
   ``mix_pair`` rule), the share of the voice's strong log-mel bins (within 30 dB of the
   segment's loudest voice bin) where the accompaniment's mel magnitude is larger.  Shown for
   the matched pairs (real voice on real accompaniment, demo voice on demo accompaniment) and
-  crossed (the real voice on demo accompaniments), which isolates the accompaniment.
+  crossed (the real voice on demo accompaniments), which isolates the accompaniment;
+- frame-level figures, per log-mel frame of the dataset's features (n_fft 1024, hop 512,
+  128 bands) with voice and accompaniment scaled as ``mix_pair`` scales them at ``--snr``
+  (0 dB unless given), over the voiced frames (voice frame energy within 30 dB of the segment's loudest voice frame;
+  frame energy = sum of the squared mel magnitudes, over all bands and over the 250 Hz..
+  4 kHz bands, since the full-band figure is ruled by bass and kick): the share of frames
+  where the voice is >= 6 dB louder than the accompaniment and the median frame
+  voice-to-accompaniment ratio (dB); the accompaniment's own gaps (share of its frames more
+  than 6 dB under its median voice-band energy); and the MFCC-envelope dominance, the share
+  of frames whose mix MFCC vector (13 coefficients of the log1p10 log-mel, as
+  ``gmm_ubm.mfcc_from_logmel``) lies closer (Euclidean) to the accompaniment's than to the
+  voice's, with c0 (the GMM-UBM's features; c0 is the level and rules the distance) and
+  without.  These say how many frames of a mix a frame-level model sees as clean voice.
 
-    python bench/bench_masking.py [--pairs 6] [--seed 1234]
+    python bench/bench_masking.py [--pairs 6] [--seed 1234] [--snr 0]
 """
 
 from __future__ import annotations
@@ -35,16 +47,18 @@ from pipeline.core.audio import load_audio, load_stems_sum  # noqa: E402
 from pipeline.core.audio import resample as resample_audio  # noqa: E402
 from pipeline.core.random import rng_for  # noqa: E402
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES  # noqa: E402
-from pipeline.dataset.features import mel_magnitude  # noqa: E402
+from pipeline.dataset.features import compress, mel_basis, mel_magnitude  # noqa: E402
 from pipeline.demo import preset  # noqa: E402
 from pipeline.demo.accompaniment import render_track  # noqa: E402
 from pipeline.demo.corpus import SR, synthesise_performance  # noqa: E402
 from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks  # noqa: E402
-from pipeline.mashup.mixing import active_frames, active_rms  # noqa: E402
+from pipeline.evaluate.gmm_ubm import mfcc_from_logmel  # noqa: E402
+from pipeline.mashup.mixing import active_frames, active_rms, mix_pair  # noqa: E402
 
 REAL = "The Easton Ellises - Falcon 69"
 OCTAVES = (63, 125, 250, 500, 1000, 2000, 4000, 8000)
 STRONG_DB = 30.0
+DOMINANT_DB = 6.0  # a frame is voice-dominated when the voice is this much louder
 ACTIVE = 0.02  # the mixer's active-frame threshold (frame RMS, as loaded)
 
 
@@ -89,6 +103,59 @@ def masked_share(voice: np.ndarray, acc: np.ndarray) -> float:
     return float(np.mean(a[strong] > v[strong]))
 
 
+FRAME_FIGURES = ("voice >= 6 dB, full band", "median ratio dB, full band",
+                 "voice >= 6 dB, 250 Hz..4 kHz", "median ratio dB, 250 Hz..4 kHz",
+                 "acc frames 6 dB under its median, 250 Hz..4 kHz",
+                 "MFCC nearer acc (c0..c12)", "MFCC nearer acc (c1..c12)")
+
+
+def voice_band(lo: float = 250.0, hi: float = 4000.0, sr: int = SAMPLE_RATE,
+               n_fft: int = 1024) -> np.ndarray:
+    """Mel bands whose centre of mass lies in ``lo``..``hi`` Hz: bool (128,)."""
+    fb = mel_basis(sr, n_fft)
+    centre = (fb * np.fft.rfftfreq(n_fft, 1 / sr)[:, None]).sum(axis=0) / fb.sum(axis=0)
+    return (centre >= lo) & (centre <= hi)
+
+
+def frame_figures(voice: np.ndarray, acc: np.ndarray, snr_db: float = 0.0, n_mfcc: int = 13
+                  ) -> np.ndarray:
+    """Frame-level figures of one segment pair mixed at ``snr_db`` (``mix_pair``'s gains).
+
+    Frames are log-mel frames (23 ms hop); a frame's energy is the sum of its squared mel
+    magnitudes (over all bands or the 250 Hz..4 kHz bands); voiced frames are those within
+    ``STRONG_DB`` of the segment's loudest voice frame (in the same bands).
+
+    Returns
+    -------
+    np.ndarray [shape=(len(FRAME_FIGURES),)]
+        In the order of ``FRAME_FIGURES``: share of voiced frames where the voice is
+        >= ``DOMINANT_DB`` above the accompaniment, median voice-to-accompaniment ratio (dB),
+        both over all bands then over the voice band; share of the accompaniment's frames
+        more than ``DOMINANT_DB`` below its median voice-band energy (gaps between notes and
+        hits); share of voiced frames whose mix MFCC vector lies nearer the
+        accompaniment's than the voice's, with c0 (as the GMM-UBM sees it) and without.
+    """
+    res = mix_pair(voice.astype(np.float32), acc.astype(np.float32), snr_db=snr_db,
+                   active_threshold=ACTIVE)
+    v, a, m = mel_magnitude(np.stack([res.vocal_gain * voice, res.acc_gain * acc,
+                                      res.mix.astype(np.float64)]))
+    out = []
+    for bands in (slice(None), voice_band()):
+        ev, ea = (v[:, bands] ** 2).sum(axis=1), (a[:, bands] ** 2).sum(axis=1)
+        voiced = 10 * np.log10(ev + 1e-20) > 10 * np.log10(ev.max() + 1e-20) - STRONG_DB
+        ratio = 10 * np.log10((ev[voiced] + 1e-20) / (ea[voiced] + 1e-20))
+        out += [np.mean(ratio >= DOMINANT_DB), np.median(ratio)]
+    acc_db = 10 * np.log10(ea + 1e-20)
+    out.append(np.mean(acc_db < np.median(acc_db) - DOMINANT_DB))
+    ev = (v ** 2).sum(axis=1)
+    voiced = 10 * np.log10(ev + 1e-20) > 10 * np.log10(ev.max() + 1e-20) - STRONG_DB
+    cv, ca, cm = (mfcc_from_logmel(compress(x)[voiced], n_mfcc=n_mfcc) for x in (v, a, m))
+    for first in (0, 1):
+        out.append(np.mean(np.linalg.norm((cm - ca)[:, first:], axis=1)
+                           < np.linalg.norm((cm - cv)[:, first:], axis=1)))
+    return np.array(out, dtype=float)
+
+
 def segments(y: np.ndarray, hop: int) -> list[np.ndarray]:
     return [y[s:s + SEGMENT_SAMPLES] for s in range(0, len(y) - SEGMENT_SAMPLES + 1, hop)]
 
@@ -121,6 +188,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--snr", type=float, default=0.0,
+                    help="vocal-to-accompaniment ratio (dB) of the frame-level figures")
     args = ap.parse_args()
     path = real_file()
     real_acc = load_stems_sum(path, streams=(1, 2, 3))
@@ -148,6 +217,19 @@ def main() -> int:
     demo_on_real = [masked_share(v, a) for v in d_voc for a in r_acc]
     print(f"masked share, crossed: real voice on demo acc {summary(crossed)}, "
           f"demo voice on real acc {summary(demo_on_real)}")
+    print(f"frame level at {args.snr:g} dB, per log-mel frame (share of voiced frames unless "
+          "said):")
+    rows = (("real voice on real acc", r_voc, r_acc), ("demo voice on demo acc", d_voc, d_acc),
+            ("real voice on demo acc", [v for v in r_voc for _ in d_acc],
+             [a for _ in r_voc for a in d_acc]),
+            ("demo voice on real acc", [v for v in d_voc for _ in r_acc],
+             [a for _ in d_voc for a in r_acc]))
+    figs = {name: np.array([frame_figures(v, a, args.snr) for v, a in zip(vs, accs)])
+            for name, vs, accs in rows}
+    for k, label in enumerate(FRAME_FIGURES):
+        print(f"  {label}:")
+        for name, table in figs.items():
+            print(f"    {name:24s} {summary(table[:, k])}")
     real_l = np.array([ltas(a) for a in r_acc])
     demo_l = np.array([ltas(a) for a in d_acc])
     print("LTAS (dB re total), octave centre Hz: " + " ".join(f"{c:>6d}" for c in OCTAVES))
