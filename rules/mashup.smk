@@ -71,23 +71,28 @@ rule mix:
         "--features {params.features:q} > {log} 2>&1"
 
 
-# The SNR sweep: the test singers' pairs mixed again at each ratio.
+# The SNR sweep: the test singers' pairs mixed again at every ratio, one job per shard (each
+# window is decoded and its vocal log-mel computed once for all ratios).
 use rule mix as mix_snr with:
     output:
-        mono=f"{SNR_DATASET}/mono-{{shard}}.npy",
-        mix=f"{SNR_DATASET}/mix-{{shard}}.npy",
-        index=f"{SNR_DATASET}/index-{{shard}}.parquet",
-        skipped=f"{SNR_DATASET}/skipped-{{shard}}.parquet",
+        mono=expand(f"{SNR_DATASET}/mono-{{shard}}.npy", snr=SNRS, allow_missing=True),
+        mix=expand(f"{SNR_DATASET}/mix-{{shard}}.npy", snr=SNRS, allow_missing=True),
+        index=expand(
+            f"{SNR_DATASET}/index-{{shard}}.parquet", snr=SNRS, allow_missing=True
+        ),
+        skipped=expand(
+            f"{SNR_DATASET}/skipped-{{shard}}.parquet", snr=SNRS, allow_missing=True
+        ),
     log:
-        f"{R}/logs/{VERSION}/mix_snr/{{snr}}/{{shard}}.log",
+        f"{R}/logs/{VERSION}/mix_snr/{{shard}}.log",
     benchmark:
-        f"{BENCHMARKS}/{VERSION}/mix_snr/{{snr}}/{{shard}}.tsv"
+        f"{BENCHMARKS}/{VERSION}/mix_snr/{{shard}}.tsv"
     resources:
         mem_mb=3000,
         runtime=60,
     params:
-        dataset=folder(SNR_DATASET),
-        only=lambda wc: f"--subsets {' '.join(TEST_SUBSETS)} --snr-db {wc.snr}",
+        dataset=lambda wildcards: " ".join(SNR_DATASET.format(snr=snr) for snr in SNRS),
+        only=f"--subsets {' '.join(TEST_SUBSETS)} --snr-db {' '.join(map(str, SNRS))}",
         mashup=as_json(config["mashup"]),
         features=as_json(config["features"]),
 

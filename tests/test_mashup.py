@@ -12,8 +12,9 @@ from pipeline.cli import main
 from pipeline.core.hashing import sha256_file
 from pipeline.core.segment import SAMPLE_RATE, SEGMENT_SAMPLES
 from pipeline.dataset.features import FeatureParams
-from pipeline.mashup.mix import MashupParams, mix_shard, run_join
+from pipeline.mashup.mix import MashupParams, mix_shard
 from pipeline.mashup.mixing import mix_pair
+from pipeline.mashup.recipe import run_join
 from pipeline.sources.accompaniments import load_accompaniment
 from pipeline.sources.cache import CachedAccompaniments
 

@@ -41,7 +41,7 @@ def test_benchmarks_and_rusage_sum_per_stage(tmp_path):
     tsv(b / "analyze_vocals/0.tsv", 40.0, 300.0, 15.5)   # sampled: misses the tail
     tsv(b / "analyze_vocals/1.tsv", 20.0, 350.0, 18.0)
     tsv(b / "v1/mix/0.tsv", 30.0, 500.0, 29.0)
-    tsv(b / "v1/mix_snr/5/0.tsv", 9.0, 900.0, 9.0)        # not a data stage of the run
+    tsv(b / "v1/mix_snr/0.tsv", 9.0, 900.0, 9.0)          # not a data stage of the run
     tsv(b / "v1/card.tsv", 2.0, 120.0, 1.5)
     log = tmp_path / "rusage.jsonl"
     log.write_text("\n".join([

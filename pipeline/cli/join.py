@@ -5,7 +5,8 @@ fixed --split table) and writes pairs.parquet (the recipe), unmatched.parquet,
 coverage.parquet, usage.parquet, and split.parquet + split.json (when drawn) into --out.
 """
 
-from ..mashup.mix import MashupParams, run_join
+from ..mashup.mix import MashupParams
+from ..mashup.recipe import run_join
 from ..sources.split import SplitParams
 from ._common import add_params_argument, load_params_dict, params_from
 

@@ -18,7 +18,8 @@ from ..core.atomic import write_parquet
 from ..core.errors import PipelineError
 from ..dataset.card import build_card
 from ..dataset.features import FeatureParams, mel_settings
-from ..mashup.mix import MashupParams, mix_shard, vocal_paths_from_recipe
+from ..mashup.mix import MashupParams, mix_shard
+from ..mashup.recipe import vocal_paths_from_recipe
 from ..sources.cache import CachedAccompaniments, rebuild_accompaniment_cache
 from ._common import add_params_argument, load_params_dict, params_from
 

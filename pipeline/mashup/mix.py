@@ -1,45 +1,41 @@
-"""Mashup stage drivers: join -> recipe, mix one shard -> NPY/Parquet shard, regenerate.
+"""Mashup stage: mix the pairs of one vocal shard into its NPY/Parquet shard.
 
-``run_join`` reads every analysis table and writes the recipe (``pairs.parquet``, with each
-source file's path relative to its corpus root and sha256), ``unmatched.parquet``,
-``coverage.parquet`` and ``usage.parquet``.  ``mix_shard`` turns the pairs of vocal shard
-k into ``mono``/``mix``/``index`` shard k, decoding of each performance only the samples its
-windows need (``pipeline.core.audio_windows``, bit for bit the full decode's) and reading
-accompaniments from the analysis stage's memory-mapped audio cache
-(``pipeline.sources.cache``).  ``regenerate``
-rebuilds a dataset from a recipe and one's own copies of the corpora.
+``mix_shard`` turns the pairs of vocal shard k into ``mono``/``mix``/``index`` shard k,
+decoding of each performance only the samples its windows need
+(``pipeline.core.audio_windows``, bit for bit the full decode's) and reading accompaniments
+from the analysis stage's memory-mapped audio cache (``pipeline.sources.cache``).  Given
+several ratios it writes one dataset folder per ratio (the SNR sweep) from one decoding and
+one vocal log-mel of each window.  The join's driver and the recipe's source paths are in
+:mod:`pipeline.mashup.recipe`.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..core.atomic import atomic_path, write_parquet, write_text
-from ..core.errors import AudioError, ConfigError, PipelineError
+from ..core.atomic import atomic_path, write_parquet
+from ..core.errors import AudioError, ConfigError, ParameterError
 from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, shard_name, write_shard
-from ..sources.split import SplitParams
-from .join import join_windows
 from .mixing import SilentSegmentError, mix_pair
 from .shift import input_samples, is_identity, shift_segment
-from .split_join import join_with_split
 from .tiers import parse_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MashupParams", "accompaniment_segment", "attach_sources", "mix_pairs", "mix_shard",
-           "run_join", "vocal_loader", "vocal_paths_from_recipe"]
+__all__ = ["MashupParams", "accompaniment_segment", "mix_pairs", "mix_pairs_at", "mix_shard",
+           "vocal_loader", "write_examples"]
 
 
 
@@ -99,97 +95,6 @@ class MashupParams:
         parse_policy(self.policy)  # raises ConfigError naming the problem
 
 
-def _shard_of(path) -> int:
-    """Shard number of an analysis file named ``{k}.<kind>.parquet|npy``."""
-    return int(Path(path).name.split(".")[0])
-
-
-def _concat(paths, *, shard_column: str | None = None) -> pd.DataFrame:
-    frames = []
-    for p in paths:
-        df = pd.read_parquet(p)
-        if shard_column:
-            df[shard_column] = _shard_of(p)
-        frames.append(df)
-    if not frames:
-        raise PipelineError("no input tables given")
-    return pd.concat(frames, ignore_index=True)
-
-
-def relative_to_root(paths: pd.Series, root, *, corpus: str) -> pd.Series:
-    """``paths`` relative to the configured corpus ``root`` (POSIX separators).
-
-    So a recipe names ``sing/<user>/<file>.m4a`` under ``--vocals-root /data/DAMP`` whatever
-    subset of the corpus was used.  A path outside the root is an error naming it.
-    """
-    base = os.path.abspath(root)
-    out = []
-    for p in paths:
-        rel = os.path.relpath(os.path.abspath(p), base)
-        if rel == os.curdir or rel.split(os.sep)[0] == os.pardir:
-            raise PipelineError(f"{p}: not under the {corpus} root {root}")
-        out.append(Path(rel).as_posix())
-    return pd.Series(out, index=paths.index, dtype=object)
-
-
-def attach_sources(pairs: pd.DataFrame, vocals: pd.DataFrame, accompaniments: pd.DataFrame, *,
-                   vocals_root, accompaniments_root) -> pd.DataFrame:
-    """Add vocal_shard, vocal_path, vocal_sha256, acc_path, acc_format, acc_sha256.
-
-    Paths are relative to the configured corpus roots (``sources.<corpus>.root``).
-    """
-    v = vocals[["id", "path", "sha256", "shard"]].copy()
-    v["path"] = relative_to_root(v["path"], vocals_root, corpus="vocals")
-    a = accompaniments[["id", "path", "format", "sha256"]].copy()
-    a["path"] = relative_to_root(a["path"], accompaniments_root, corpus="accompaniments")
-    out = pairs.merge(v.rename(columns={"id": "perf_id", "path": "vocal_path",
-                                        "sha256": "vocal_sha256", "shard": "vocal_shard"}),
-                      on="perf_id", how="left", validate="many_to_one")
-    out = out.merge(a.rename(columns={"id": "acc_track", "path": "acc_path",
-                                      "format": "acc_format", "sha256": "acc_sha256"}),
-                    on="acc_track", how="left", validate="many_to_one")
-    missing = out["vocal_path"].isna() | out["acc_path"].isna()
-    if missing.any():
-        raise PipelineError(f"{int(missing.sum())} pairs name a performance or track missing "
-                            "from the manifests")
-    out["vocal_shard"] = out["vocal_shard"].astype(np.int64)
-    return out
-
-
-def run_join(*, windows, segments, tracks, vocals, accompaniments, out, seed: int,
-             params: MashupParams, vocals_root, accompaniments_root, split=None,
-             split_params: SplitParams | None = None) -> pd.DataFrame:
-    """Join all analysis tables and write the recipe and its reports into ``out``.
-
-    ``vocals_root`` and ``accompaniments_root`` are the configured corpus roots the recipe's
-    source paths are relative to.  With ``split_params`` the split is drawn among the
-    performances the join pairs (:mod:`pipeline.mashup.split_join`) and written as
-    ``split.parquet`` and ``split.json`` (eligibility counts); with ``split`` (a table path)
-    that fixed split is used.
-    """
-    kw = dict(seed=seed, policy=params.policy, mixes_per_window=params.mixes_per_window,
-              max_segment_uses=params.max_segment_uses,
-              key_change_margin_s=params.key_change_margin_s, min_key_margin=params.min_key_margin)
-    tables = (_concat(windows), _concat(segments), _concat(tracks, shard_column="acc_shard"))
-    manifest = pd.read_parquet(vocals)
-    out = Path(out)
-    if split_params is not None:
-        res, split_table, summary = join_with_split(*tables, manifest, split_params, **kw)
-        write_parquet(out / "split.parquet", split_table)
-        write_text(out / "split.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    elif split is not None:
-        res = join_windows(*tables, pd.read_parquet(split), **kw)
-    else:
-        raise PipelineError("run_join needs a split table or split parameters")
-    pairs = attach_sources(res.pairs, manifest, pd.read_parquet(accompaniments),
-                           vocals_root=vocals_root, accompaniments_root=accompaniments_root)
-    write_parquet(out / "unmatched.parquet", res.unmatched)
-    write_parquet(out / "coverage.parquet", res.coverage)
-    write_parquet(out / "usage.parquet", res.usage)
-    write_parquet(out / "pairs.parquet", pairs)
-    return pairs
-
-
 def accompaniment_segment(accompaniments, track_id: str, start: int, *, semitones: float = 0,
                           stretch_ratio: float = 1.0) -> np.ndarray:
     """The accompaniment segment of a pair, shifted to the vocal's key and tempo if asked.
@@ -232,25 +137,53 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
     audio : dict segment_id -> float32 mix audio (only for ``params.flac_per_singer`` picks)
     """
     target = params.snr_db if snr_db is None else float(snr_db)
+    mono, mixes, indices, skipped, examples = mix_pairs_at(
+        pairs, load_vocal=load_vocal, accompaniments=accompaniments, params=params,
+        features=features, snr_dbs=[target])
+    return mono, mixes[0], indices[0], skipped, examples[0]
+
+
+def mix_pairs_at(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: MashupParams,
+                 features: FeatureParams, snr_dbs: Sequence[float]):
+    """``mix_pairs`` at several vocal-to-accompaniment ratios from one pass over the pairs.
+
+    Each window is decoded and its vocal log-mel computed once; whether a pair is skipped
+    does not depend on the ratio (``mix_pair`` skips silent inputs), so every ratio keeps the
+    same rows.  Each ratio's arrays are those ``mix_pairs`` gives at that ratio.
+
+    Returns
+    -------
+    mono : np.ndarray [shape=(n, 129, 128), float16]
+    mixes : list of np.ndarray [shape=(n, 129, 128), float16], one per ratio
+    indices : list of pd.DataFrame, one per ratio (they differ in gains and snr_db)
+    skipped : pd.DataFrame (list(MIX_SKIPPED))
+    examples : list of dict segment_id -> (singer, float32 mix audio), one per ratio
+    """
+    targets = [float(t) for t in snr_dbs]
     pairs = pairs.sort_values("segment_id").reset_index(drop=True)
     # recipes from before shift-to-match have neither column: no shift
     semitones = pairs["shift_semitones"] if "shift_semitones" in pairs else pd.Series(0, pairs.index)
     ratios = pairs["stretch_ratio"] if "stretch_ratio" in pairs else pd.Series(1.0, pairs.index)
     n = len(pairs)
     mono = np.empty((n, SEGMENT_FRAMES, N_MELS), np.float16)
-    mix = np.empty_like(mono)
-    rows, skipped, keep, examples = {}, [], np.zeros(n, bool), {}  # rows: position -> row
+    mixes = [np.empty_like(mono) for _ in targets]
+    rows = [{} for _ in targets]  # per ratio: position -> index row
+    examples = [{} for _ in targets]
+    skipped, keep = [], np.zeros(n, bool)
     per_singer: dict[str, int] = {}
-    batch_v, batch_m, batch_i = {}, [], []  # batch_v: (perf, start) -> (vocal, rows)
+    # batch_v: (perf, start) -> (vocal, rows); batch_m: per ratio, the batch's mixes
+    batch_v, batch_m, batch_i = {}, [[] for _ in targets], []
+    mel_kw = dict(dataclasses.asdict(features), dtype=np.float16)
 
     def flush():
         if batch_i:
-            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), **dataclasses.asdict(features),
-                                 dtype=np.float16)
+            vocal_mels = log_mel(np.stack([v for v, _ in batch_v.values()]), **mel_kw)
             for mel, (_, at) in zip(vocal_mels, batch_v.values()):
                 mono[at] = mel  # one mel per vocal window, copied to each of its mixes
-            mix[batch_i] = log_mel(np.stack(batch_m), **dataclasses.asdict(features), dtype=np.float16)
-            batch_v.clear(), batch_m.clear(), batch_i.clear()
+            for out, audio in zip(mixes, batch_m):
+                out[batch_i] = log_mel(np.stack(audio), **mel_kw)
+                audio.clear()
+            batch_v.clear(), batch_i.clear()
 
     order = pairs.groupby("perf_id", sort=True).indices
     for perf_id, idx in tqdm(order.items(), desc="mix", disable=None, unit="perf"):
@@ -271,30 +204,34 @@ def mix_pairs(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mashup
                                         semitones=int(semitones[i]),
                                         stretch_ratio=float(ratios[i]))
             try:
-                res = mix_pair(vocal, acc, snr_db=target, active_threshold=params.active_threshold,
-                               target_rms=params.target_rms, peak_limit=params.peak_limit)
+                results = [mix_pair(vocal, acc, snr_db=t, active_threshold=params.active_threshold,
+                                    target_rms=params.target_rms, peak_limit=params.peak_limit)
+                           for t in targets]
             except SilentSegmentError as exc:
                 skipped.append((r["segment_id"], perf_id, "", "silent", str(exc)))
                 continue
             keep[i] = True
-            rows[i] = {**{c: r[c] for c in ("segment_id", "subset", "singer", "perf_id", "song",
-                                            "window_index", "mix_index", "acc_track",
-                                            "acc_start", "tempo_bpm", "acc_tempo_bpm", "key",
-                                            "acc_key")},
-                       "vocal_start": start, "vocal_gain": res.vocal_gain,
-                       "acc_gain": res.acc_gain, "snr_db": res.snr_db}
-            if per_singer.get(r["singer"], 0) < params.flac_per_singer:
+            row = {c: r[c] for c in ("segment_id", "subset", "singer", "perf_id", "song",
+                                     "window_index", "mix_index", "acc_track", "acc_start",
+                                     "tempo_bpm", "acc_tempo_bpm", "key", "acc_key")}
+            example = per_singer.get(r["singer"], 0) < params.flac_per_singer
+            if example:
                 per_singer[r["singer"]] = per_singer.get(r["singer"], 0) + 1
-                examples[r["segment_id"]] = (r["singer"], res.mix)
+            for k, res in enumerate(results):
+                rows[k][i] = {**row, "vocal_start": start, "vocal_gain": res.vocal_gain,
+                              "acc_gain": res.acc_gain, "snr_db": res.snr_db}
+                if example:
+                    examples[k][r["segment_id"]] = (r["singer"], res.mix)
+                batch_m[k].append(res.mix)
             batch_v.setdefault((perf_id, start), (vocal, []))[1].append(i)
-            batch_m.append(res.mix), batch_i.append(i)
+            batch_i.append(i)
             if len(batch_i) >= features.batch_size:
                 flush()
     flush()
     # index rows in the arrays' order (position in segment_id order), not in decoding order
-    index = index_frame([rows[i] for i in sorted(rows)]) if rows else index_frame([])
-    return (mono[keep], mix[keep], index, pd.DataFrame(skipped, columns=list(MIX_SKIPPED)),
-            examples)
+    indices = [index_frame([r[i] for i in sorted(r)]) if r else index_frame([]) for r in rows]
+    return (mono[keep], [m[keep] for m in mixes], indices,
+            pd.DataFrame(skipped, columns=list(MIX_SKIPPED)), examples)
 
 
 def write_examples(out, examples: dict) -> None:
@@ -333,43 +270,38 @@ def vocal_loader(pairs: pd.DataFrame, vocal_paths: dict, *, windowed: bool = Tru
 
 def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
               params: MashupParams, features: FeatureParams, subsets=None,
-              snr_db: float | None = None, windowed: bool = True) -> pd.DataFrame:
+              snr_db: float | Sequence[float] | None = None, windowed: bool = True) -> pd.DataFrame:
     """Write shard ``shard`` (mono, mix, index; skipped rows if any) into ``out``.
 
     ``vocal_paths`` maps perf_id to an audio path; returns the shard's index.  ``windowed``
     decodes only the vocal windows' samples (``vocal_loader``; the shard's bytes are the same).
+    With a sequence of ratios ``snr_db``, ``out`` is a sequence of as many folders, each
+    getting the shard at its ratio (``mix_pairs_at``); the index returned is the first's.
     """
+    several = isinstance(snr_db, Sequence)
+    targets = list(snr_db) if several else [params.snr_db if snr_db is None else snr_db]
+    listed = not isinstance(out, (str, os.PathLike))
+    outs = list(out) if listed else [out]
+    if listed != several or len(outs) != len(targets):
+        raise ParameterError(f"mix_shard: {len(targets)} ratios need as many output folders, "
+                             f"got {out!r}")
     p = pairs[pairs["vocal_shard"] == int(shard)]
     if subsets:
         p = p[p["subset"].isin(list(subsets))]
     load_vocal = vocal_loader(p, vocal_paths, windowed=windowed)
-    mono, mix, index, skipped, examples = mix_pairs(
-        p, load_vocal=load_vocal,
-        accompaniments=accompaniments, params=params, features=features, snr_db=snr_db)
-    write_shard(out, shard, mono=mono, mix=mix, index=index)
+    mono, mixes, indices, skipped, examples = mix_pairs_at(
+        p, load_vocal=load_vocal, accompaniments=accompaniments, params=params,
+        features=features, snr_dbs=targets)
     if len(skipped):
         log.warning("shard %d: %d pairs skipped: %s", shard, len(skipped),
                     skipped["reason"].value_counts().to_dict())
-    write_parquet(Path(out) / shard_name("skipped", shard), skipped)
-    write_examples(out, examples)
-    log.info("shard %d: %d segments from %d pairs", shard, len(index), len(p))
+    for folder, mix, index, audio in zip(outs, mixes, indices, examples):
+        write_shard(folder, shard, mono=mono, mix=mix, index=index)
+        write_parquet(Path(folder) / shard_name("skipped", shard), skipped)
+        write_examples(folder, audio)
+    log.info("shard %d: %d segments from %d pairs, at %s dB", shard, len(indices[0]), len(p),
+             ", ".join(f"{t:g}" for t in targets))
     if getattr(load_vocal, "methods", None):  # why a performance was decoded whole, if any was
         log.info("shard %d: vocal decoding per performance: %s", shard,
                  dict(sorted(load_vocal.methods.items())))
-    return index
-
-
-def vocal_paths_from_recipe(recipe: pd.DataFrame, root) -> dict:
-    """perf_id -> path under ``root``, after checking each file's sha256 against the recipe."""
-    from ..core.hashing import sha256_file
-
-    out = {}
-    for r in recipe.drop_duplicates("perf_id").itertuples(index=False):
-        path = Path(root) / r.vocal_path
-        if not path.exists():
-            raise PipelineError(f"{path}: vocal source not found (recipe row {r.perf_id!r})")
-        if sha256_file(path) != r.vocal_sha256:
-            raise PipelineError(f"{path}: sha256 differs from the recipe; this is not the file "
-                                f"the dataset was made from ({r.perf_id!r})")
-        out[r.perf_id] = path
-    return out
+    return indices[0]
