@@ -53,6 +53,8 @@ rule mix:
         f"{R}/logs/{VERSION}/mix/{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/mix/{{shard}}.tsv"
+    # Training waits on the dataset, the SNR sweep only on the trained models: mix this first.
+    priority: 10
     conda:
         "../environment.yml"
     threads: 1
@@ -87,6 +89,7 @@ use rule mix as mix_snr with:
         f"{R}/logs/{VERSION}/mix_snr/{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/mix_snr/{{shard}}.tsv"
+    priority: 0
     resources:
         mem_mb=3000,
         runtime=60,
@@ -109,6 +112,7 @@ rule card:
         f"{R}/logs/{VERSION}/card.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/card.tsv"
+    priority: 10
     conda:
         "../environment.yml"
     threads: 1
@@ -133,6 +137,7 @@ use rule card as card_snr with:
         f"{R}/logs/{VERSION}/card_snr/{{snr}}.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/card_snr/{{snr}}.tsv"
+    priority: 0
     resources:
         mem_mb=2000,
         runtime=10,
