@@ -26,7 +26,9 @@ median [min, max]:
   of frames whose mix MFCC vector (13 coefficients of the log1p10 log-mel, as
   ``gmm_ubm.mfcc_from_logmel``) lies closer (Euclidean) to the accompaniment's than to the
   voice's, with c0 (the GMM-UBM's features; c0 is the level and rules the distance) and
-  without.  These say how many frames of a mix a frame-level model sees as clean voice.
+  without.  These say how many frames of a mix a frame-level model sees as clean voice;
+- voice dynamics: the 90th percentile minus the median of the voice's own log-mel frame
+  energies (dB) over its voiced frames (the same 3-s segments, the voice alone).
 
     python bench/bench_masking.py [--pairs 6] [--seed 1234] [--snr 0]
 """
@@ -156,6 +158,15 @@ def frame_figures(voice: np.ndarray, acc: np.ndarray, snr_db: float = 0.0, n_mfc
     return np.array(out, dtype=float)
 
 
+def level_spread(voice: np.ndarray) -> float:
+    """The voice's dynamics: 90th percentile minus median of its log-mel frame energies (dB)
+    over the voiced frames (within ``STRONG_DB`` of the segment's loudest)."""
+    db = 10 * np.log10((mel_magnitude(voice[None].astype(np.float64))[0] ** 2).sum(axis=1)
+                       + 1e-20)
+    db = db[db > db.max() - STRONG_DB]
+    return float(np.percentile(db, 90) - np.median(db))
+
+
 def segments(y: np.ndarray, hop: int) -> list[np.ndarray]:
     return [y[s:s + SEGMENT_SAMPLES] for s in range(0, len(y) - SEGMENT_SAMPLES + 1, hop)]
 
@@ -213,6 +224,8 @@ def main() -> int:
           f"demo {summary(map(flatness, d_acc))}")
     print(f"masked share at 0 dB, matched: real {summary(map(masked_share, r_voc, r_acc))}, "
           f"demo {summary(map(masked_share, d_voc, d_acc))}")
+    print("voice dynamics (frame level p90 - median, dB): "
+          f"real {summary(map(level_spread, r_voc))}, demo {summary(map(level_spread, d_voc))}")
     crossed = [masked_share(v, a) for v in r_voc for a in d_acc]
     demo_on_real = [masked_share(v, a) for v in d_voc for a in r_acc]
     print(f"masked share, crossed: real voice on demo acc {summary(crossed)}, "
