@@ -89,6 +89,7 @@ use rule mix as mix_snr with:
         f"{R}/logs/{VERSION}/mix_snr/{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/{VERSION}/mix_snr/{{shard}}.tsv"
+    # not mix's 10: the sweep waits on the trained models anyway
     priority: 0
     resources:
         mem_mb=3000,

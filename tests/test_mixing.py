@@ -8,6 +8,7 @@ from pipeline.mashup.mixing import (
     active_rms,
     frame_rms,
     mix_pair,
+    mix_pair_at,
 )
 
 
@@ -32,6 +33,18 @@ def test_mix_realises_target_snr_and_never_clips(rng, snr):
     assert abs(res.snr_db - snr) < 0.5
     assert abs(_realised_snr(v, a, res.vocal_gain, res.acc_gain, 0.02) - snr) < 0.5
     np.testing.assert_allclose(res.mix, res.vocal_gain * v + res.acc_gain * a, atol=1e-5)
+
+
+def test_several_ratios_from_one_measurement_realise_each_ratio(rng):
+    v = (0.05 * rng.standard_normal(SEGMENT_SAMPLES)).astype(np.float32)
+    v[:20000] *= 0.01
+    a = (0.4 * rng.standard_normal(SEGMENT_SAMPLES)).astype(np.float32)
+    results = mix_pair_at(v, a, snr_dbs=[-5.0, 10.0], target_rms=0.3)
+    for snr, res in zip([-5.0, 10.0], results):
+        assert abs(_realised_snr(v, a, res.vocal_gain, res.acc_gain, 0.02) - snr) < 0.5
+        np.testing.assert_allclose(res.mix, res.vocal_gain * v + res.acc_gain * a, atol=1e-5)
+    with pytest.raises(SilentSegmentError, match="silent vocal"):
+        mix_pair_at(np.zeros_like(v), a, snr_dbs=[0.0, 5.0])
 
 
 def test_mix_reaches_target_rms_when_peak_allows(rng):

@@ -92,7 +92,7 @@ def test_mix_shard_needs_one_folder_per_ratio(tmp_path):
     pairs = _pairs().assign(vocal_shard=0)
     kw = dict(pairs=pairs, vocal_paths={}, accompaniments=None, shard=0,
               params=MashupParams(), features=FeatureParams())
-    with pytest.raises(ParameterError, match="2 ratios need as many output folders"):
+    with pytest.raises(ParameterError, match=r"2 ratios \(--snr-db\) need as many output folders"):
         mix_shard(out=tmp_path, snr_db=[0.0, 5.0], **kw)
-    with pytest.raises(ParameterError, match="1 ratios need as many output folders"):
+    with pytest.raises(ParameterError, match=r"1 ratios \(--snr-db\) need as many output folders"):
         mix_shard(out=[tmp_path / "a", tmp_path / "b"], **kw)

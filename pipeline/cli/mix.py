@@ -10,7 +10,6 @@ decoding each performance once for all of them.
 
 import pandas as pd
 
-from ..core.errors import ParameterError
 from ..dataset.features import FeatureParams
 from ..mashup.mix import MashupParams, mix_shard
 from ..sources.cache import CachedAccompaniments
@@ -37,17 +36,12 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    ratios = args.snr_db or []
-    several = len(ratios) > 1 or len(args.out) > 1
-    if several and len(args.out) != len(ratios):
-        raise ParameterError(f"--out names {len(args.out)} directories for {len(ratios)} "
-                             "--snr-db ratios; give one directory per ratio")
     params = params_from(MashupParams, load_params_dict(args.params), "mashup")
     features = params_from(FeatureParams, load_params_dict(args.features), "features")
     vocals = pd.read_parquet(args.vocals, columns=["id", "path"])
     accompaniments = CachedAccompaniments(tracks=args.tracks, audio=args.audio)
     mix_shard(pairs=pd.read_parquet(args.pairs), vocal_paths=dict(zip(vocals["id"], vocals["path"])),
-              accompaniments=accompaniments, shard=args.shard,
-              out=args.out if several else args.out[0], params=params, features=features,
-              subsets=args.subsets, snr_db=ratios if several else (ratios or [None])[0])
+              accompaniments=accompaniments, shard=args.shard, out=args.out,
+              snr_db=args.snr_db or [params.snr_db], params=params, features=features,
+              subsets=args.subsets)
     return 0

@@ -28,7 +28,7 @@ from ..core.segment import N_MELS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 from ..core.tables import MIX_SKIPPED
 from ..dataset.features import FeatureParams, log_mel
 from ..dataset.shards import index_frame, shard_name, write_shard
-from .mixing import SilentSegmentError, mix_pair
+from .mixing import SilentSegmentError, mix_pair_at
 from .shift import input_samples, is_identity, shift_segment
 from .tiers import parse_policy
 
@@ -148,7 +148,7 @@ def mix_pairs_at(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mas
     """``mix_pairs`` at several vocal-to-accompaniment ratios from one pass over the pairs.
 
     Each window is decoded and its vocal log-mel computed once; whether a pair is skipped
-    does not depend on the ratio (``mix_pair`` skips silent inputs), so every ratio keeps the
+    does not depend on the ratio (``mix_pair_at`` skips silent inputs), so every ratio keeps the
     same rows.  Each ratio's arrays are those ``mix_pairs`` gives at that ratio.
 
     Returns
@@ -204,9 +204,9 @@ def mix_pairs_at(pairs: pd.DataFrame, *, load_vocal, accompaniments, params: Mas
                                         semitones=int(semitones[i]),
                                         stretch_ratio=float(ratios[i]))
             try:
-                results = [mix_pair(vocal, acc, snr_db=t, active_threshold=params.active_threshold,
-                                    target_rms=params.target_rms, peak_limit=params.peak_limit)
-                           for t in targets]
+                results = mix_pair_at(vocal, acc, snr_dbs=targets,
+                                      active_threshold=params.active_threshold,
+                                      target_rms=params.target_rms, peak_limit=params.peak_limit)
             except SilentSegmentError as exc:
                 skipped.append((r["segment_id"], perf_id, "", "silent", str(exc)))
                 continue
@@ -283,8 +283,8 @@ def mix_shard(*, pairs, vocal_paths: dict, accompaniments, shard: int, out,
     listed = not isinstance(out, (str, os.PathLike))
     outs = list(out) if listed else [out]
     if listed != several or len(outs) != len(targets):
-        raise ParameterError(f"mix_shard: {len(targets)} ratios need as many output folders, "
-                             f"got {out!r}")
+        raise ParameterError(f"mix_shard: {len(targets)} ratios (--snr-db) need as many output "
+                             f"folders (--out), got {out!r}")
     p = pairs[pairs["vocal_shard"] == int(shard)]
     if subsets:
         p = p[p["subset"].isin(list(subsets))]

@@ -25,7 +25,8 @@ import numpy as np
 from ..core.errors import ParameterError, PipelineError
 from ..core.signal import frame_rms, pairwise_row_sums
 
-__all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "mix_pair"]
+__all__ = ["MixResult", "SilentSegmentError", "active_frames", "active_rms", "mix_pair",
+           "mix_pair_at"]
 
 
 class SilentSegmentError(PipelineError):
@@ -92,6 +93,17 @@ def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.
     SilentSegmentError
         When either input has zero energy.
     """
+    return mix_pair_at(vocal, accompaniment, snr_dbs=[snr_db], active_threshold=active_threshold,
+                       target_rms=target_rms, peak_limit=peak_limit)[0]
+
+
+def mix_pair_at(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_dbs,
+                active_threshold: float = 0.02, target_rms: float = 0.1,
+                peak_limit: float = 0.99) -> list[MixResult]:
+    """``mix_pair`` at each ratio of ``snr_dbs``, measuring the inputs' active RMS once.
+
+    Returns one ``MixResult`` per ratio, each the one ``mix_pair`` gives at that ratio.
+    """
     v = np.asarray(vocal, dtype=np.float32)
     a = np.asarray(accompaniment, dtype=np.float32)
     if v.shape != a.shape or v.ndim != 1:
@@ -104,9 +116,15 @@ def mix_pair(vocal: np.ndarray, accompaniment: np.ndarray, *, snr_db: float = 0.
         raise SilentSegmentError("silent vocal segment")
     if rms_a < 1e-9:
         raise SilentSegmentError("silent accompaniment segment")
+    return [_balance(v, a, mask_v | mask_a, rms_v, rms_a, snr_db=float(snr_db),
+                     target_rms=target_rms, peak_limit=peak_limit) for snr_db in snr_dbs]
+
+
+def _balance(v, a, mask, rms_v: float, rms_a: float, *, snr_db: float, target_rms: float,
+             peak_limit: float) -> MixResult:
     gain_v, gain_a = np.float32(10 ** (snr_db / 20) / rms_v), np.float32(1.0 / rms_a)
     balanced = gain_v * v + gain_a * a
-    scale = target_rms / max(active_rms(balanced, mask_v | mask_a), 1e-12)
+    scale = target_rms / max(active_rms(balanced, mask), 1e-12)
     peak = float(np.max(np.abs(balanced))) * scale
     if peak > peak_limit:
         scale *= peak_limit / peak
