@@ -9,7 +9,8 @@ median [min, max]:
 
 - flatness: spectral flatness of the accompaniment (geometric over arithmetic mean of the
   power spectrum, 1024-point frames, 100 Hz..5 kHz), mean over active frames;
-- LTAS: long-term average spectrum of the accompaniment in octave bands (dB re its total);
+- LTAS: long-term average spectrum of the accompaniment in octave bands (dB re its total),
+  and of the voice;
 - masked share: with voice and accompaniment at 0 dB active-RMS balance (the mixer's
   ``mix_pair`` rule), the share of the voice's strong log-mel bins (within 30 dB of the
   segment's loudest voice bin) where the accompaniment's mel magnitude is larger.  Shown for
@@ -30,7 +31,7 @@ median [min, max]:
 - voice dynamics: the 90th percentile minus the median of the voice's own log-mel frame
   energies (dB) over its voiced frames (the same 3-s segments, the voice alone).
 
-    python bench/bench_masking.py [--pairs 6] [--seed 1234] [--snr 0]
+    python bench/bench_masking.py [--pairs 6] [--seed 1234] [--snr 0] [--consonant-strength 1]
 """
 
 from __future__ import annotations
@@ -171,9 +172,9 @@ def segments(y: np.ndarray, hop: int) -> list[np.ndarray]:
     return [y[s:s + SEGMENT_SAMPLES] for s in range(0, len(y) - SEGMENT_SAMPLES + 1, hop)]
 
 
-def demo_pairs(n_pairs: int, seed: int):
+def demo_pairs(n_pairs: int, seed: int, consonant_strength: float = 0.0):
     """``n_pairs`` (voice, accompaniment) at 22,050 Hz from the default demo corpus plan."""
-    params = preset("default", seed=seed)
+    params = preset("default", seed=seed, consonant_strength=consonant_strength)
     tracks = plan_tracks(params)[:n_pairs]
     perfs = plan_performances(params, plan_songs(params, covered_pairs(plan_tracks(params))))
     by_singer = {}
@@ -201,13 +202,15 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--snr", type=float, default=0.0,
                     help="vocal-to-accompaniment ratio (dB) of the frame-level figures")
+    ap.add_argument("--consonant-strength", type=float, default=0.0,
+                    help="demo.params.consonant_strength of the demo voices (default 0, off)")
     args = ap.parse_args()
     path = real_file()
     real_acc = load_stems_sum(path, streams=(1, 2, 3))
     real_voice = load_audio(path, stream=4)
     r_acc, r_voc = segments(real_acc, SAMPLE_RATE), segments(real_voice, SAMPLE_RATE)
     t0 = time.perf_counter()
-    pairs, audio_s = demo_pairs(args.pairs, args.seed)
+    pairs, audio_s = demo_pairs(args.pairs, args.seed, args.consonant_strength)
     render_s = time.perf_counter() - t0
     d_voc, d_acc = [], []
     for voice, acc in pairs:
@@ -253,6 +256,10 @@ def main() -> int:
     diff = np.median(demo_l, axis=0) - np.median(real_l, axis=0)
     print(f"  demo - real (median, dB): {' '.join(f'{x:6.1f}' for x in diff)}; "
           f"RMS over 125 Hz..4 kHz {np.sqrt(np.mean(diff[1:7] ** 2)):.1f} dB")
+    print("voice LTAS (dB re total, median over segments; --consonant-strength fills 4-8 kHz):")
+    for name, voices in (("real", r_voc), ("demo", d_voc)):
+        table = np.array([ltas(v) for v in voices])
+        print(f"  {name} median   " + " ".join(f"{x:6.1f}" for x in np.median(table, axis=0)))
     return 0
 
 

@@ -23,6 +23,7 @@ from ..core.music import key_name
 from ..core.random import rng_for
 from .accompaniment import STEMS, render_track
 from .channel import add_noise_floor, apply_channel, draw_channel
+from .consonants import add_consonants, draw_diction
 from .environment import add_room_tone, draw_environment, place
 from .melody import compose_song, perform
 from .params import DemoParams
@@ -143,6 +144,12 @@ def synthesise_performance(plan: PerformancePlan, params: DemoParams):
                        lead_in_s=plan.lead_in_s, rng=rng)
     channel = draw_channel(rng, strength=params.channel_strength)
     voice = sing(timeline, singer, sr=VOICE_SR, rng=rng)
+    if params.consonant_strength > 0:  # own streams: strength 0 leaves every byte as it was
+        diction = draw_diction(rng_for(params.seed, "diction", plan.user_id))
+        diction = dataclasses.replace(diction, level_db=diction.level_db + 20 * np.log10(
+            params.consonant_strength))
+        voice = add_consonants(voice, timeline, diction, sr=VOICE_SR,
+                               rng=rng_for(params.seed, "consonants", plan.perf_key))
     if params.environment_strength > 0:  # own streams: strength 0 leaves every byte as it was
         home = draw_environment(rng_for(params.seed, "environment", plan.user_id))
         here = rng_for(params.seed, "placement", plan.perf_key)

@@ -58,6 +58,11 @@ class DemoParams:
         byte for byte (every recording's room is its own draw); 1 (default): room tone 30-55
         dB below the voice, reverberation drawn around the singer's room; larger values
         raise the room tone by ``20 * log10(strength)`` dB.
+    consonant_strength : float
+        The consonants at sung syllables' onsets (``pipeline.demo.consonants``), after each
+        singer's diction.  0 (default): none, vowels only, the corpus of before byte for
+        byte; 1: 2-12 dB under the voice's active RMS; larger values raise them by
+        ``20 * log10(strength)`` dB.
     seed : int
         Global seed; every item's random stream derives from it and the item's id.
     """
@@ -76,6 +81,7 @@ class DemoParams:
     min_section_s: Seconds = 10.0
     channel_strength: float = 1.0
     environment_strength: float = 1.0
+    consonant_strength: float = 0.0
     seed: int = 1234
 
     def __post_init__(self):
@@ -104,6 +110,8 @@ class DemoParams:
         _check(self.channel_strength >= 0.0, "channel_strength", self.channel_strength, ">= 0")
         _check(0.0 <= self.environment_strength <= 10.0, "environment_strength",
                self.environment_strength, "in [0, 10]")
+        _check(0.0 <= self.consonant_strength <= 10.0, "consonant_strength",
+               self.consonant_strength, "in [0, 10]")
 
 
 def _check(ok: bool, name: str, value, expected: str) -> None:
