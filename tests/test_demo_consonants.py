@@ -2,59 +2,31 @@
 
 import numpy as np
 import pytest
-import soxr
+from demo_chains import chain, plans
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.random import rng_for
 from pipeline.demo import preset
-from pipeline.demo.channel import add_noise_floor, apply_channel, draw_channel
 from pipeline.demo.consonants import Diction, add_consonants, consonant_noise, draw_diction
 from pipeline.demo.corpus import SR, VOICE_SR, synthesise_performance
-from pipeline.demo.environment import add_room_tone, draw_environment, place
-from pipeline.demo.melody import Performance, compose_song, perform
-from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks
-from pipeline.demo.voice import draw_singer, sing
+from pipeline.demo.melody import Performance
 
 SMALL = dict(singers=4, performances_per_singer=3, singers_per_song=1, duration_s=(8.0, 10.0),
              tracks=2, stems_tracks=0, tempo_classes=(108.0, 136.0), keys_per_class=2,
              min_section_s=4.0)
 
 
-def _plans(params):
-    return plan_performances(params, plan_songs(params, covered_pairs(plan_tracks(params))))
-
-
-def _chain_before(plan, params):
-    """The generator's chain before the consonants (vowels, the homes), spelled out."""
-    song = plan.song
-    beats = int(params.duration_s[1] * song.tempo_bpm / 60.0) + 8
-    melody = compose_song(song_id=song.song_id, key=song.key, tempo_bpm=song.tempo_bpm,
-                          n_beats=beats, rng=rng_for(params.seed, "song", song.song_id))
-    singer = draw_singer(rng_for(params.seed, "singer", plan.user_id))
-    rng = rng_for(params.seed, "render", plan.perf_key)
-    timeline = perform(melody, duration_s=plan.duration_s, centre_midi=singer.centre_midi,
-                       lead_in_s=plan.lead_in_s, rng=rng)
-    channel = draw_channel(rng, strength=params.channel_strength)
-    voice = sing(timeline, singer, sr=VOICE_SR, rng=rng)
-    home = draw_environment(rng_for(params.seed, "environment", plan.user_id))
-    here = rng_for(params.seed, "placement", plan.perf_key)
-    channel, snr_db = place(channel, home, strength=1.0, rng=here)
-    voice = add_room_tone(voice, home, snr_db=snr_db, sr=VOICE_SR, rng=here)
-    voice = apply_channel(voice, channel, sr=VOICE_SR, rng=rng)
-    return add_noise_floor(soxr.resample(voice, VOICE_SR, SR, quality="HQ"), channel, rng=rng)
-
-
 def test_strength_zero_is_the_chain_before_byte_for_byte():
     params = preset("default", **SMALL)
-    for plan in _plans(params)[:3]:
+    for plan in plans(params)[:3]:
         y, _ = synthesise_performance(plan, params)
-        assert y.tobytes() == _chain_before(plan, params).tobytes()
+        assert y.tobytes() == chain(plan, params, homes=True).tobytes()
     assert preset("default").consonant_strength == 0.0  # off by default
 
 
 def test_consonants_keep_the_performance_and_are_deterministic():
     off, on = preset("default", **SMALL), preset("default", **SMALL, consonant_strength=1.0)
-    plan = _plans(off)[0]
+    plan = plans(off)[0]
     (y0, t0), (y1, t1) = synthesise_performance(plan, off), synthesise_performance(plan, on)
     assert t0 == t1  # same notes, timing and length: the render stream is not shifted
     assert y0.tobytes() != y1.tobytes()
@@ -127,9 +99,9 @@ def test_the_voices_gain_the_high_octaves_a_real_voice_has():
     def octave_db(y, centre):
         return 10 * np.log10(_band_share(y, centre / np.sqrt(2), centre * np.sqrt(2), SR))
 
-    plans = _plans(off)[:4]
-    before = np.median([octave_db(synthesise_performance(p, off)[0], 8000.0) for p in plans])
-    after = np.median([octave_db(synthesise_performance(p, on)[0], 8000.0) for p in plans])
+    first = plans(off)[:4]
+    before = np.median([octave_db(synthesise_performance(p, off)[0], 8000.0) for p in first])
+    after = np.median([octave_db(synthesise_performance(p, on)[0], 8000.0) for p in first])
     # measured -54.9 -> -23.8 dB on these four; vowels alone leave the octave nearly empty
     assert before < -40.0 and -30.0 < after < -15.0, (before, after)
 

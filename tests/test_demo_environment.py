@@ -2,54 +2,30 @@
 
 import numpy as np
 import pytest
-import soxr
+from demo_chains import chain, plans
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.random import rng_for
 from pipeline.demo import preset
-from pipeline.demo.channel import add_noise_floor, apply_channel, draw_channel
 from pipeline.demo.corpus import SR, VOICE_SR, synthesise_performance
 from pipeline.demo.environment import draw_environment, room_tone
-from pipeline.demo.melody import compose_song, perform
-from pipeline.demo.plan import covered_pairs, plan_performances, plan_songs, plan_tracks
-from pipeline.demo.voice import draw_singer, sing
 
 SMALL = dict(singers=4, performances_per_singer=3, singers_per_song=1, duration_s=(4.0, 5.0),
              tracks=2, stems_tracks=0, tempo_classes=(108.0, 136.0), keys_per_class=2,
              min_section_s=4.0)
 
 
-def _plans(params):
-    return plan_performances(params, plan_songs(params, covered_pairs(plan_tracks(params))))
-
-
-def _old_chain(plan, params):
-    """The generator's chain before the environment existed, spelled out."""
-    song = plan.song
-    beats = int(params.duration_s[1] * song.tempo_bpm / 60.0) + 8
-    melody = compose_song(song_id=song.song_id, key=song.key, tempo_bpm=song.tempo_bpm,
-                          n_beats=beats, rng=rng_for(params.seed, "song", song.song_id))
-    singer = draw_singer(rng_for(params.seed, "singer", plan.user_id))
-    rng = rng_for(params.seed, "render", plan.perf_key)
-    timeline = perform(melody, duration_s=plan.duration_s, centre_midi=singer.centre_midi,
-                       lead_in_s=plan.lead_in_s, rng=rng)
-    channel = draw_channel(rng, strength=params.channel_strength)
-    voice = apply_channel(sing(timeline, singer, sr=VOICE_SR, rng=rng), channel, sr=VOICE_SR,
-                          rng=rng)
-    return add_noise_floor(soxr.resample(voice, VOICE_SR, SR, quality="HQ"), channel, rng=rng)
-
-
 def test_strength_zero_is_the_old_chain_byte_for_byte():
     params = preset("default", **SMALL, environment_strength=0.0)
-    for plan in _plans(params)[:3]:
+    for plan in plans(params)[:3]:
         y, _ = synthesise_performance(plan, params)
-        assert y.tobytes() == _old_chain(plan, params).tobytes()
+        assert y.tobytes() == chain(plan, params, homes=False).tobytes()
     assert preset("default").environment_strength == 1.0  # homes are on by default
 
 
 def test_the_environment_keeps_the_performance_and_adds_its_room_tone():
     off, on = preset("default", **SMALL, environment_strength=0.0), preset("default", **SMALL)
-    plan = _plans(off)[0]
+    plan = plans(off)[0]
     (y0, t0), (y1, t1) = synthesise_performance(plan, off), synthesise_performance(plan, on)
     assert t0 == t1  # same notes, timing and length: the render stream is not shifted
     assert y0.tobytes() != y1.tobytes()
@@ -69,7 +45,7 @@ def test_room_tone_is_shared_within_a_singer_and_differs_between_singers():
     # noise floor, so the silences show it
     params = preset("default", **SMALL, environment_strength=10.0)
     spectra, singers = [], []
-    for plan in _plans(params):
+    for plan in plans(params):
         spectra.append(_lead_in_spectrum(plan, params))
         singers.append(plan.user_id)
     s = np.array(spectra)
@@ -81,7 +57,7 @@ def test_room_tone_is_shared_within_a_singer_and_differs_between_singers():
     assert within.mean() > between.mean() + 0.2, (within.mean(), between.mean())
     # and without the environment the silences' spectra do not name the singer
     params0 = preset("default", **SMALL, environment_strength=0.0)
-    s0 = np.array([_lead_in_spectrum(p, params0) for p in _plans(params0)])
+    s0 = np.array([_lead_in_spectrum(p, params0) for p in plans(params0)])
     r0 = np.corrcoef(s0 - s0.mean(axis=1, keepdims=True))
     assert abs(r0[same & off_diag].mean() - r0[~same].mean()) < 0.15
 
