@@ -88,3 +88,16 @@ def test_the_recipe_holds_the_generator_version_and_every_resolved_parameter():
     assert r["environment_strength"] == DemoParams().environment_strength  # a default, resolved
     assert recipe("default", {}, seed=7) != recipe("small", {}, seed=7)
     assert json.loads(json.dumps(r)) == r  # the rule passes it as JSON
+
+
+def test_loud_frames_rms_is_hand_computed_and_ignores_silences():
+    from pipeline.core.signal import loud_frames_rms
+
+    y = np.full(4096, 0.5, np.float32)  # 9 centred frames of 1024, hop 512
+    # the two edge frames are half zero padding: mean square (2 x 0.125 + 7 x 0.25) / 9
+    assert loud_frames_rms(y) == pytest.approx(np.sqrt(2 / 9), rel=1e-12)
+    # appended silence does not lower the level, nor a hum 54 dB under it, unless in range
+    assert loud_frames_rms(np.r_[y, np.zeros(8192, np.float32)]) == loud_frames_rms(y)
+    hum = np.r_[y, np.full(8192, 1e-3, np.float32)]
+    assert loud_frames_rms(hum) == pytest.approx(loud_frames_rms(y), rel=0.02)
+    assert loud_frames_rms(hum, range_db=60.0) < 0.3

@@ -15,7 +15,7 @@ import numpy as np
 
 from .segment import HOP_LENGTH, N_FFT
 
-__all__ = ["frame_rms", "pairwise_row_sums"]
+__all__ = ["frame_rms", "loud_frames_rms", "pairwise_row_sums"]
 
 
 def pairwise_row_sums(x: np.ndarray) -> np.ndarray:
@@ -40,6 +40,24 @@ def pairwise_row_sums(x: np.ndarray) -> np.ndarray:
         half = x.shape[1] // 2
         x = x[:, :half] + x[:, half:]
     return x[:, 0]
+
+
+def loud_frames_rms(y: np.ndarray, *, range_db: float = 30.0) -> float:
+    """RMS over the frames (``frame_rms``) within ``range_db`` dB of the loudest: a level that
+    the silences between phrases do not lower.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]  mono samples (taken as float32)
+    range_db : float  frames this far under the loudest frame are left out (dB)
+
+    Returns
+    -------
+    float  linear amplitude
+    """
+    rms = frame_rms(np.asarray(y, np.float32))
+    active = rms[rms > rms.max() * 10 ** (-range_db / 20)]
+    return float(np.sqrt(np.mean(active.astype(np.float64) ** 2)))
 
 
 def frame_rms(y: np.ndarray, *, frame_length: int = N_FFT,

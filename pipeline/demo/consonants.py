@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 import scipy.signal
 
-from ..core.signal import frame_rms
+from ..core.signal import loud_frames_rms
 from .melody import Performance
 
 __all__ = ["Diction", "add_consonants", "consonant_noise", "draw_diction"]
@@ -99,9 +99,6 @@ def add_consonants(voice: np.ndarray, perf: Performance, diction: Diction, *, sr
     as for the room tone (``pipeline.demo.environment.add_room_tone``).
     """
     voice = np.asarray(voice, np.float32)
-    rms = frame_rms(voice)
-    active = rms[rms > rms.max() * 10 ** (-30 / 20)]
-    level = float(np.sqrt(np.mean(active.astype(np.float64) ** 2))) * 10 ** (
-        diction.level_db / 20)
+    level = loud_frames_rms(voice, range_db=30.0) * 10 ** (diction.level_db / 20)
     noise = consonant_noise(perf, diction, len(voice), sr=sr, rng=rng)
     return (voice + np.float32(level) * noise).astype(np.float32)

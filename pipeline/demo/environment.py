@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 import scipy.fft
 
-from ..core.signal import frame_rms
+from ..core.signal import loud_frames_rms
 from .channel import Channel
 
 __all__ = ["Environment", "add_room_tone", "draw_environment", "place", "room_tone"]
@@ -123,8 +123,6 @@ def add_room_tone(voice: np.ndarray, env: Environment, *, snr_db: float, sr: int
     The active RMS is over the frames (1024 samples, hop 512) within 30 dB of the loudest,
     so the phrases' silences do not lower it.
     """
-    rms = frame_rms(np.asarray(voice, np.float32))
-    active = rms[rms > rms.max() * 10 ** (-30 / 20)]
-    level = float(np.sqrt(np.mean(active.astype(np.float64) ** 2))) * 10 ** (-snr_db / 20)
+    level = loud_frames_rms(voice, range_db=30.0) * 10 ** (-snr_db / 20)
     tone = room_tone(env, len(voice), sr=sr, rng=rng)
     return (voice + np.float32(level) * tone).astype(np.float32)
