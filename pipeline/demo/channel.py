@@ -1,7 +1,9 @@
 """A recording channel per performance: phone-mic EQ, room reverb, level and noise floor.
 
 Each recording gets its own channel, so level, tilt or room alone do not name the singer.
-``strength`` scales the variation (0: a clean, fixed channel).
+``strength`` scales the variation (0: a clean, fixed channel).  Optionally a singer records
+on one phone (``own_phone``): the mic's low cut is the singer's, to within 5%, a mark on the
+a-cappella recordings that a mix's bass and kick cover.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import dataclasses
 import numpy as np
 import scipy.signal
 
-__all__ = ["Channel", "NOISE_PERIOD", "add_noise_floor", "apply_channel", "draw_channel"]
+__all__ = ["Channel", "NOISE_PERIOD", "PHONE_JITTER", "add_noise_floor", "apply_channel",
+           "draw_channel", "draw_phone_cut", "own_phone"]
 
 NOISE_PERIOD = 2**17
+PHONE_JITTER = 0.05  # sd of the log of a recording's low cut around its singer's phone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,18 @@ def draw_channel(rng: np.random.Generator, *, strength: float = 1.0) -> Channel:
         reverb_wet=float(min(s * rng.uniform(0.0, 0.5), 0.8)),
         level_db=float(rng.uniform(-7.0, -1.0)), noise_db=float(rng.uniform(-72.0, -50.0)),
     )
+
+
+def draw_phone_cut(rng: np.random.Generator, *, strength: float = 1.0) -> float:
+    """A singer's phone: its mic's high-pass corner (Hz), drawn as ``draw_channel`` does."""
+    return float(60.0 + float(strength) * rng.uniform(0.0, 220.0))
+
+
+def own_phone(channel: Channel, cut_hz: float, *, rng: np.random.Generator) -> Channel:
+    """``channel`` recorded on the singer's phone: low cut ``cut_hz`` times exp(N(0,
+    ``PHONE_JITTER``)) (the phone held differently, another app version)."""
+    jitter = float(np.exp(rng.normal(0.0, PHONE_JITTER)))
+    return dataclasses.replace(channel, low_cut_hz=float(cut_hz * jitter))
 
 
 def apply_channel(y: np.ndarray, channel: Channel, *, sr: int,

@@ -22,7 +22,7 @@ from ..core.atomic import write_json, write_parquet, write_text
 from ..core.music import key_name
 from ..core.random import rng_for
 from .accompaniment import STEMS, render_track
-from .channel import add_noise_floor, apply_channel, draw_channel
+from .channel import add_noise_floor, apply_channel, draw_channel, draw_phone_cut, own_phone
 from .consonants import add_consonants, draw_diction
 from .environment import add_room_tone, draw_environment, place
 from .melody import compose_song, perform
@@ -138,11 +138,16 @@ def synthesise_performance(plan: PerformancePlan, params: DemoParams):
     max_beats = int(params.duration_s[1] * song.tempo_bpm / 60.0) + 8
     melody = compose_song(song_id=song.song_id, key=song.key, tempo_bpm=song.tempo_bpm,
                           n_beats=max_beats, rng=rng_for(params.seed, "song", song.song_id))
-    singer = draw_singer(rng_for(params.seed, "singer", plan.user_id))
+    singer = draw_singer(rng_for(params.seed, "singer", plan.user_id),
+                         formant_spread=params.formant_spread)
     rng = rng_for(params.seed, "render", plan.perf_key)
     timeline = perform(melody, duration_s=plan.duration_s, centre_midi=singer.centre_midi,
                        lead_in_s=plan.lead_in_s, rng=rng)
     channel = draw_channel(rng, strength=params.channel_strength)
+    if params.singer_phone:  # own streams: False leaves every byte as it was
+        cut = draw_phone_cut(rng_for(params.seed, "phone", plan.user_id),
+                             strength=params.channel_strength)
+        channel = own_phone(channel, cut, rng=rng_for(params.seed, "phone-jitter", plan.perf_key))
     voice = sing(timeline, singer, sr=VOICE_SR, rng=rng)
     if params.consonant_strength > 0:  # own streams: strength 0 leaves every byte as it was
         diction = draw_diction(rng_for(params.seed, "diction", plan.user_id))

@@ -63,6 +63,13 @@ class DemoParams:
         singer's diction.  0 (default): none, vowels only, the corpus of before byte for
         byte; 1: 2-12 dB under the voice's active RMS; larger values raise them by
         ``20 * log10(strength)`` dB.
+    formant_spread : float
+        How far singers of one register differ in formants (``draw_singer``): 1 (default)
+        as before; 0.5 halves the spread of tract lengths, vowel shapes and upper formants.
+    singer_phone : bool
+        Each singer records on one phone (``channel.own_phone``): the mic's low cut is drawn
+        once per singer (60-280 Hz), not per recording.  False (default): the corpus of
+        before byte for byte.
     seed : int
         Global seed; every item's random stream derives from it and the item's id.
     """
@@ -82,6 +89,8 @@ class DemoParams:
     channel_strength: float = 1.0
     environment_strength: float = 1.0
     consonant_strength: float = 0.0
+    formant_spread: float = 1.0
+    singer_phone: bool = False
     seed: int = 1234
 
     def __post_init__(self):
@@ -112,6 +121,10 @@ class DemoParams:
                self.environment_strength, "in [0, 10]")
         _check(0.0 <= self.consonant_strength <= 10.0, "consonant_strength",
                self.consonant_strength, "in [0, 10]")
+        _check(0.0 <= self.formant_spread <= 2.0, "formant_spread", self.formant_spread,
+               "in [0, 2]")
+        _check(isinstance(self.singer_phone, bool), "singer_phone", self.singer_phone,
+               "true or false")
 
 
 def _check(ok: bool, name: str, value, expected: str) -> None:

@@ -24,7 +24,7 @@ import scipy.signal
 
 from .melody import Performance
 
-__all__ = ["CONTROL_HOP", "GLIDE_S", "GLIDE_STEPS", "PULSE_TABLE", "Singer",
+__all__ = ["CONTROL_HOP", "GLIDE_S", "GLIDE_STEPS", "PULSE_TABLE", "Singer", "TRACT_RANGES",
            "VOWEL_BANDWIDTHS", "VOWEL_FORMANTS", "draw_singer", "note_formants",
            "sing"]
 
@@ -44,6 +44,7 @@ GLIDE_S = 0.05  # formant transition between vowels (s)
 GLIDE_STEPS = 3
 CONTROL_HOP = 16  # samples per pitch / loudness control point
 PULSE_TABLE = 4096  # glottal pulse table points per cycle
+TRACT_RANGES = {True: (1.08, 1.22), False: (0.92, 1.04)}  # tract scale: high, low voices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +74,24 @@ class Singer:
     formant_tuning: float  # 0..1: how far F1 follows f0 when f0 nears it (sopranos)
 
 
-def draw_singer(rng: np.random.Generator) -> Singer:
-    """Sample a singer: a low or high voice with its own tract, glottis and style."""
+def draw_singer(rng: np.random.Generator, *, formant_spread: float = 1.0) -> Singer:
+    """Sample a singer: a low or high voice with its own tract, glottis and style.
+
+    ``formant_spread`` scales how far singers of one register differ in their formants:
+    the tract length around the register's centre (``TRACT_RANGES``), the vowel shapes
+    (6% sd) and the upper formants (+/-10%); 0 gives every singer of a register the same
+    vowels.  The random draws are the same at any spread.
+    """
     high = rng.random() < 0.5
     centre = rng.uniform(59.0, 68.0) if high else rng.uniform(47.0, 56.0)
-    tract = rng.uniform(1.08, 1.22) if high else rng.uniform(0.92, 1.04)
+    tract = rng.uniform(*TRACT_RANGES[high])
     idiolect = 1.0 + rng.normal(0.0, 0.06, VOWEL_FORMANTS.shape)
     upper = rng.uniform(0.9, 1.1, 3)  # F3..F5 carry the singer's timbre across vowels
+    if formant_spread != 1.0:  # 1 leaves every byte as it was
+        middle = sum(TRACT_RANGES[high]) / 2
+        tract = middle + formant_spread * (tract - middle)
+        idiolect = 1.0 + formant_spread * (idiolect - 1.0)
+        upper = 1.0 + formant_spread * (upper - 1.0)
     formants = VOWEL_FORMANTS * tract * idiolect
     formants[:, 2:] *= upper
     formants = np.sort(formants, axis=1)
