@@ -362,3 +362,23 @@ def test_mix_onto_a_full_disk_fails_clearly_without_a_corrupt_shard(staged, full
     left = [p.name for p in full_disk.path.rglob("*") if p.is_file()]
     assert not any(TMP_NAME.match(n) for n in left), left
     assert not any(re.match(r"(mono|mix|index)-\d+\.", n) for n in left), left
+
+
+def test_remove_temporaries_takes_only_atomic_temporaries_of_that_folder(tmp_path):
+    from pipeline.core.atomic import atomic_path, remove_temporaries
+
+    with atomic_path(tmp_path / "model.pt") as tmp:  # the name a killed writer leaves
+        tmp.write_bytes(b"x")
+        stale = tmp_path / tmp.name.replace("model", "other")
+        stale.write_bytes(b"y")
+    (tmp_path / "deeper").mkdir()
+    nested = tmp_path / "deeper" / ".model.pt.abcdefgh.tmp"
+    nested.write_bytes(b"z")
+    for name in ("model.pt.tmp", ".hidden", "notes.tmp.txt"):
+        (tmp_path / name).write_bytes(b"keep")
+    assert TMP_NAME.match(stale.name)
+    removed = remove_temporaries(tmp_path)
+    assert removed == [stale] and not stale.exists()
+    assert nested.exists() and (tmp_path / "model.pt").read_bytes() == b"x"
+    assert all((tmp_path / n).exists() for n in ("model.pt.tmp", ".hidden", "notes.tmp.txt"))
+    assert remove_temporaries(tmp_path / "missing") == []

@@ -199,3 +199,17 @@ def test_cli_pretrains_and_trains_from_the_classifier(dataset, tmp_path):
     assert init_argument("cross", None, None) is None
     with pytest.raises(ConfigError, match="--init-mix and --init-mono"):
         init_argument("cross", "a", None)
+
+
+def test_a_rerun_removes_the_temporaries_of_a_killed_run(dataset, tmp_path):
+    """A SIGKILL during an atomic write leaves ``.<name>.<random>.tmp`` beside the output
+    (a CI run of test_random_kills found one of checkpoint.pt); the next run removes it."""
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = out / ".checkpoint.pt.k1ll3d00.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    mine = out / "notes.txt"
+    mine.write_text("not a temporary")
+    train.fit(dataset, "mixed", TrainParams(epochs=1, seed=5, **FAST), out)
+    assert not stale.exists() and mine.read_text() == "not a temporary"
+    assert (out / "model.pt").exists()

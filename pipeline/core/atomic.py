@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KILL_AFTER_BYTES", "KILL_NAME", "atomic_path", "write_bytes", "write_json",
-           "write_npy", "write_parquet", "write_text"]
+__all__ = ["KILL_AFTER_BYTES", "KILL_NAME", "atomic_path", "remove_temporaries", "write_bytes",
+           "write_json", "write_npy", "write_parquet", "write_text"]
 
 
 @contextlib.contextmanager
@@ -50,6 +50,24 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_temporaries(directory) -> list[Path]:
+    """Delete the temporaries that killed writers left in ``directory`` (``atomic_path``'s
+    ``.<name>.<random>.tmp``, not recursing); return their paths.
+
+    A SIGKILL cannot run ``atomic_path``'s clean-up, and a rerun writes under a new random
+    name, so a job that resumes in its own folder calls this first.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = sorted(p for p in directory.iterdir()
+                   if p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp"))
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale
 
 
 def _umask() -> int:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..analysis.voicing import spread_evenly
-from ..core.atomic import write_json, write_text
+from ..core.atomic import remove_temporaries, write_json, write_text
 from ..core.errors import ConfigError, PipelineError
 from ..core.random import rng_for
 from ..core.tables import TRAIN_LOG
@@ -249,6 +249,8 @@ def _run(task: _Task, params: TrainParams, epochs: int, out_dir, *, kind: str, f
     """The shared loop: train, validate, schedule, checkpoint, stop early, save the best."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in remove_temporaries(out_dir):  # a killed run's half-written checkpoint
+        log.info("removed %s, left by a killed run", stale)
     device = resolve_device(params.device)
     with _torch_settings(threads=params.threads):
         return _loop(task, params, epochs, out_dir, device, kind=kind, fingerprint=fingerprint,
