@@ -39,7 +39,7 @@ def draw_channel(rng: np.random.Generator, *, strength: float = 1.0) -> Channel:
     """Sample a channel; ``strength`` scales EQ gains, reverb amount and the low cut."""
     s = float(strength)
     return Channel(
-        low_cut_hz=float(60.0 + s * rng.uniform(0.0, 220.0)),
+        low_cut_hz=draw_phone_cut(rng, strength=s),
         tilt_db=float(s * rng.uniform(-8.0, 8.0)), tilt_hz=float(rng.uniform(800.0, 3000.0)),
         peak_hz=float(rng.uniform(1000.0, 6000.0)), peak_db=float(s * rng.uniform(-8.0, 8.0)),
         reverb_rt60_s=float(rng.uniform(0.2, 0.8)),
@@ -49,7 +49,7 @@ def draw_channel(rng: np.random.Generator, *, strength: float = 1.0) -> Channel:
 
 
 def draw_phone_cut(rng: np.random.Generator, *, strength: float = 1.0) -> float:
-    """A singer's phone: its mic's high-pass corner (Hz), drawn as ``draw_channel`` does."""
+    """A phone's mic high-pass corner (Hz): 60 Hz plus up to ``strength`` x 220 Hz."""
     return float(60.0 + float(strength) * rng.uniform(0.0, 220.0))
 
 
