@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import complete_index
 
 from pipeline.core.errors import PipelineError
@@ -143,6 +144,44 @@ def test_triplet_batches_hold_the_planned_segments(dataset):
     j = plan.negatives[6, 2]
     expect = np.load(dataset / f"mix-{targets.shard[j]:06d}.npy")[targets.row[j]]
     np.testing.assert_array_equal(n[2, 2].numpy(), expect.astype(np.float32))
+
+
+def test_in_batch_negatives_are_other_singers_positives_of_the_same_batch(dataset):
+    index = training_index(dataset)
+    singers = tuple(sorted(index.loc[index["subset"] == "train", "singer"].unique()))
+    anchors = data.make_pool(index, domain="mono", subsets=["train"], singers=singers)
+    targets = data.make_pool(index, domain="mix", subsets=["train"], singers=singers)
+    plan = data.plan_triplets(anchors, targets, n_items=70, negatives=3, rng=rng_for(0, 0, 0),
+                              in_batch=16)
+    assert plan.in_batch and plan.negatives.shape == (70, 3)
+    a_singer, p_singer = anchors.singer[plan.anchor], targets.singer[plan.positive]
+    assert np.all(p_singer == a_singer)
+    for i in range(70):
+        b0 = i // 16 * 16
+        slots = plan.negatives[i]
+        assert len(set(slots)) == 3 and slots.min() >= 0 and b0 + slots.max() < min(b0 + 16, 70)
+        assert not np.any(p_singer[b0 + slots] == a_singer[i])
+    # every eligible position is drawn, roughly uniformly: the 6 singers fill a batch evenly
+    again = data.plan_triplets(anchors, targets, n_items=70, negatives=3, rng=rng_for(0, 0, 0),
+                               in_batch=16)
+    np.testing.assert_array_equal(plan.negatives, again.negatives)
+    big = data.plan_triplets(anchors, targets, n_items=4000, negatives=3,
+                             rng=rng_for(0, 0, 1), in_batch=16)
+    counts = np.bincount(big.negatives.ravel(), minlength=16)
+    assert counts.min() > 0.8 * counts.mean()
+    # the batch holds the positives; the negatives are their positions, not segments
+    a, p, n = data.TripletBatches(ShardReader(dataset), anchors, targets, plan, 16)[4]
+    assert p.shape == (6, FRAMES, BANDS) and n.dtype == torch.int64 and n.shape == (6, 3)
+
+
+def test_in_batch_negatives_fail_when_a_batch_lacks_other_singers():
+    singer = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    slots = data.in_batch_negatives(singer, singer, batch_size=4, negatives=1,
+                                    rng=np.random.default_rng(0))
+    assert np.all(singer[slots[:4, 0]] != singer[:4]) and np.all(slots < 4)
+    with pytest.raises(PipelineError, match="fewer than 2 other singers"):
+        data.in_batch_negatives(singer, singer, batch_size=4, negatives=2,
+                                rng=np.random.default_rng(0))
 
 
 def test_missing_card_or_shard_is_an_error_naming_the_file(dataset):

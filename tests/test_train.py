@@ -10,7 +10,12 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.tables import TRAIN_LOG
 from pipeline.train import loop as train
 from pipeline.train.checkpoint import init_from_classifiers, load_model
-from pipeline.train.model import EmbeddingModel, hardest_negatives
+from pipeline.train.model import (
+    EmbeddingModel,
+    hardest_negatives,
+    hinge_rank_loss,
+    in_batch_triplet_embeddings,
+)
 from pipeline.train.params import TrainParams
 
 FAST = dict(items_per_epoch=64, batch_size=16, valid_items=48, centroid_segments=8, threads=1)
@@ -152,6 +157,44 @@ def test_hard_negative_training_runs(dataset, tmp_path):
     params = TrainParams(epochs=1, hard_negatives=True, hard_candidates=8, **FAST)
     metrics = train.fit(dataset, "mono", params, tmp_path / "mono")
     assert np.isfinite(metrics["best_valid_loss"])
+
+
+@pytest.mark.parametrize("kind", ["mono", "cross"])
+def test_in_batch_negatives_are_the_positives_embedded_once(kind):
+    torch.manual_seed(0)
+    norm = {"mono": {"mean": 0.0, "std": 1.0}, "mix": {"mean": 0.0, "std": 1.0}}
+    model = EmbeddingModel(kind, normalisation=norm).eval()  # eval: no dropout draws
+    g = torch.Generator().manual_seed(0)
+    anchor, positive = torch.randn(5, 129, 128, generator=g), torch.randn(5, 129, 128, generator=g)
+    slots = torch.tensor([[1, 2], [0, 3], [4, 0], [2, 1], [3, 2]])
+    seen = []
+    for net in {id(model.network_for(d)): model.network_for(d) for d in ("mono", "mix")}.values():
+        net.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+    a, p, n = in_batch_triplet_embeddings(model, anchor, positive, slots, kind=kind)
+    assert sum(seen) == 10  # 2B segments, not (2 + K)B
+    torch.testing.assert_close(n, p[slots])
+    with torch.no_grad():  # the same embeddings as each segment embedded alone
+        torch.testing.assert_close(p[3], model(positive[3:4], "mix" if kind == "cross" else
+                                               "mono")[0], rtol=1e-5, atol=1e-6)
+    # the loss is the hinge rank loss of exactly those negatives
+    cos = torch.nn.functional.cosine_similarity
+    hand = sum(max(0.0, 0.1 - cos(a[i], p[i], dim=0) + cos(a[i], p[j], dim=0))
+               for i in range(5) for j in slots[i].tolist()) / 5
+    torch.testing.assert_close(hinge_rank_loss(a, p, n, margin=0.1), torch.as_tensor(hand))
+
+
+def test_cross_learns_with_in_batch_negatives(dataset, tmp_path):
+    params = TrainParams(epochs=8, negatives_from="batch", **FAST)
+    train.fit(dataset, "cross", params, tmp_path / "cross")
+    log = pd.read_csv(tmp_path / "cross" / "train_log.csv")
+    assert log["valid_acc"].max() >= 1 / 6 + 0.5
+    assert log["valid_loss"].iloc[-1] < log["valid_loss"].iloc[0]
+    with pytest.raises(ConfigError, match="negatives_from"):
+        TrainParams(negatives_from="memory")
+    with pytest.raises(ConfigError, match="hard_negatives"):
+        TrainParams(negatives_from="batch", hard_negatives=True)
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainParams(negatives_from="batch", negatives=4, batch_size=4)
 
 
 def test_batches_are_pinned_only_for_a_cuda_device(dataset, tmp_path, monkeypatch):

@@ -48,6 +48,7 @@ from .model import (
     embed_mels,
     hardest_negatives,
     hinge_rank_loss,
+    in_batch_triplet_embeddings,
     triplet_embeddings,
 )
 from .params import TrainParams, resolve_device
@@ -178,15 +179,19 @@ def fit(dataset_dir, kind: str, params: TrainParams, out_dir, init=None, *,
     n_items = len(candidates) if params.items_per_epoch is None else params.items_per_epoch
     n_items = _whole_batches(n_items, params.batch_size)
     k = params.hard_candidates if params.hard_negatives else params.negatives
+    in_batch = params.batch_size if params.negatives_from == "batch" else None
 
     def batches(epoch):
         plan = data.plan_triplets(anchors, targets, n_items=n_items, negatives=k,
                                   rng=rng_for(params.seed, TRAIN_STREAM, epoch),
-                                  candidates=candidates)
+                                  candidates=candidates, in_batch=in_batch)
         return data.TripletBatches(ds.reader, anchors, targets, plan, params.batch_size)
 
     def step(batch):
         anchor, positive, negatives = batch
+        if in_batch:
+            a, p, n = in_batch_triplet_embeddings(model, anchor, positive, negatives, kind=kind)
+            return hinge_rank_loss(a, p, n, margin=params.margin)
         if params.hard_negatives:
             negatives = hardest_negatives(model, anchor, negatives, params.negatives)
         a, p, n = triplet_embeddings(model, anchor, positive, negatives, kind=kind)

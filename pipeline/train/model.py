@@ -190,6 +190,32 @@ def triplet_embeddings(model: EmbeddingModel, anchor, positive, negatives, *, ki
     return a, o[:, 0], o[:, 1:]
 
 
+def in_batch_triplet_embeddings(model: EmbeddingModel, anchor, positive, slots, *, kind: str):
+    """Embed an (anchor, positive) batch and take each item's negatives from the positives.
+
+    Each segment is embedded once (MONO / MIXED in one batch of 2B, CROSS anchors with the
+    mono network and positives with the mix network); item ``i``'s negatives are the
+    positives' embeddings at ``slots[i]``, so their gradients reach those positives.
+
+    Parameters
+    ----------
+    anchor, positive : torch.Tensor [shape=(B, T, F)]
+    slots : torch.Tensor [shape=(B, K), int64]
+        Positions into the batch (``sampling.in_batch_negatives``).
+
+    Returns
+    -------
+    a : (B, D), p : (B, D), n : (B, K, D)
+    """
+    b = anchor.shape[0]
+    if kind == "cross":
+        a, p = model(anchor, "mono"), model(positive, "mix")
+    else:
+        z = model(torch.cat([anchor, positive]), anchor_domain(kind))  # (2B, D)
+        a, p = z[:b], z[b:]
+    return a, p, p[slots]
+
+
 def hardest_negatives(model: EmbeddingModel, anchor, candidates, k: int):
     """The ``k`` candidates per item scoring highest against their anchor (paper 3.2.2).
 

@@ -8,9 +8,10 @@ import torch
 
 from ..core.errors import ConfigError
 
-__all__ = ["CROSS_INITS", "TrainParams", "resolve_device"]
+__all__ = ["CROSS_INITS", "NEGATIVE_SOURCES", "TrainParams", "resolve_device"]
 
 CROSS_INITS = ("mono", "mix", "domains")  # train.cross_init: the classifier(s) CROSS starts from
+NEGATIVE_SOURCES = ("dataset", "batch")  # train.negatives_from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,8 @@ class TrainParams:
     negatives: int = 4  # negatives per anchor (the paper: 4)
     hard_negatives: bool = False  # keep the top `negatives` of `hard_candidates` by score
     hard_candidates: int = 20
+    negatives_from: str = "dataset"  # "dataset": drawn segments (the paper); "batch": the other
+    # items' positives of the same batch, embedded once (2 instead of 2 + K segments an item)
     dropout: float = 0.5  # the paper: 50 %
     cross_init: str = "mono"  # CROSS from pre-training: both networks from this classifier,
     # as the authors' train.py does ("domains": each network from its own domain's classifier)
@@ -58,6 +61,13 @@ class TrainParams:
         if self.items_per_epoch is not None and self.items_per_epoch < 2:
             raise ConfigError("train.items_per_epoch must be >= 2 or null, "
                               f"got {self.items_per_epoch}")
+        if self.negatives_from not in NEGATIVE_SOURCES:
+            raise ConfigError(f"train.negatives_from must be one of {NEGATIVE_SOURCES}, "
+                              f"got {self.negatives_from!r}")
+        if self.negatives_from == "batch" and (self.hard_negatives
+                                               or self.negatives >= self.batch_size):
+            raise ConfigError("train.negatives_from: batch needs train.hard_negatives: false "
+                              "and train.negatives < train.batch_size")
         if self.hard_negatives and self.hard_candidates < self.negatives:
             raise ConfigError("train.hard_candidates must be >= train.negatives")
         if not (self.lr > 0 and 0 < self.lr_factor < 1 and 0 <= self.dropout < 1):

@@ -167,6 +167,8 @@ def plan_training(train_performances: int, windows_per_performance: int, params:
         runs.append(RunPlan(f"pretrain-{domain}", 1, items, batches, 1, params.pretrain_epochs,
                             params.pretrain_epochs, segments_per_s))
     per_item = 2 + (params.hard_candidates if params.hard_negatives else params.negatives)
+    if params.negatives_from == "batch":  # negatives are the batch's positives
+        per_item = 2
     for kind in KINDS:
         items, batches = epoch_items(segments[anchor_domain(kind)], params)
         runs.append(RunPlan(MODEL_NAMES[kind], len(INITS), items, batches, per_item, epochs,

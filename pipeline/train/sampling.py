@@ -12,7 +12,10 @@ singer's segments are one contiguous block.  The mono pool holds each vocal wind
 Sampling (``plan_triplets``) is a pure function of (seed, stream, epoch): per item an anchor
 (a shuffled pass over the anchor pool), one positive of the anchor's singer from another
 vocal window (for CROSS a mix, possibly of another performance) and ``negatives`` segments
-of singers drawn uniformly among the other singers (never the anchor's).
+of singers drawn uniformly among the other singers (never the anchor's).  With ``in_batch``
+the negatives are instead ``negatives`` of the other items' positives in the same batch
+(``in_batch_negatives``): each segment is embedded once and serves as one item's positive
+and as other items' negatives, so a step embeds 2B segments instead of (2 + K)B.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from ..core.errors import PipelineError
 from ..dataset.reader import ShardReader
 
 __all__ = ["Pool", "SegmentBatches", "TripletBatches", "TripletPlan", "loader", "make_pool",
-           "plan_triplets", "spread_per_singer", "usable_anchors", "window_codes"]
+           "in_batch_negatives", "plan_triplets", "spread_per_singer", "usable_anchors",
+           "window_codes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +92,8 @@ class TripletPlan:
 
     anchor: np.ndarray  # (n,)
     positive: np.ndarray  # (n,)
-    negatives: np.ndarray  # (n, K)
+    negatives: np.ndarray  # (n, K) target rows, or (n, K) positions in the batch (in_batch)
+    in_batch: bool = False
 
 
 def usable_anchors(anchors: Pool, targets: Pool) -> np.ndarray:
@@ -105,7 +110,8 @@ def usable_anchors(anchors: Pool, targets: Pool) -> np.ndarray:
 
 
 def plan_triplets(anchors: Pool, targets: Pool, *, n_items: int | None, negatives: int,
-                  rng: np.random.Generator, candidates: np.ndarray | None = None) -> TripletPlan:
+                  rng: np.random.Generator, candidates: np.ndarray | None = None,
+                  in_batch: int | None = None) -> TripletPlan:
     """Draw one epoch of (anchor, positive, negatives) indices.
 
     Parameters
@@ -119,6 +125,9 @@ def plan_triplets(anchors: Pool, targets: Pool, *, n_items: int | None, negative
     rng : np.random.Generator
     candidates : np.ndarray or None
         Usable anchor rows (``usable_anchors``), computed once by the caller.
+    in_batch : int or None
+        Batch size: take the negatives from the other items' positives of each batch of this
+        many consecutive items (``in_batch_negatives``) instead of drawing target rows.
 
     Returns
     -------
@@ -141,6 +150,10 @@ def plan_triplets(anchors: Pool, targets: Pool, *, n_items: int | None, negative
         clash = targets.window[positive] == anchors.window[anchor]
     # Negative singers uniform over the other singers that have target segments: draw from
     # V - 1 positions and skip the anchor singer's position.
+    if in_batch is not None:
+        slots = in_batch_negatives(singer, targets.singer[positive], batch_size=in_batch,
+                                   negatives=negatives, rng=rng)
+        return TripletPlan(anchor=anchor, positive=positive, negatives=slots, in_batch=True)
     counts = targets.counts()
     present = np.flatnonzero(counts > 0)
     if len(present) < 2:
@@ -152,10 +165,50 @@ def plan_triplets(anchors: Pool, targets: Pool, *, n_items: int | None, negative
     return TripletPlan(anchor=anchor, positive=positive, negatives=neg)
 
 
+def in_batch_negatives(anchor_singer: np.ndarray, positive_singer: np.ndarray, *,
+                       batch_size: int, negatives: int, rng: np.random.Generator) -> np.ndarray:
+    """Negatives taken from the batch: for each item, other items' positives of other singers.
+
+    Items ``b * batch_size`` up to ``(b + 1) * batch_size`` form batch ``b``.  Each item gets
+    ``negatives`` distinct positions in its batch, drawn uniformly among the items whose
+    positive is sung by another singer than the item's anchor.
+
+    Parameters
+    ----------
+    anchor_singer, positive_singer : np.ndarray [shape=(n,), int]
+        Singer codes of each item's anchor and positive.
+    batch_size : int
+    negatives : int
+        Negatives per item (K).
+    rng : np.random.Generator
+
+    Returns
+    -------
+    np.ndarray [shape=(n, K), int64]
+        Positions within the item's batch (0 .. its batch's size - 1).
+    """
+    n = len(anchor_singer)
+    out = np.empty((n, negatives), dtype=np.int64)
+    for b0 in range(0, n, batch_size):
+        a = anchor_singer[b0:b0 + batch_size]
+        p = positive_singer[b0:b0 + batch_size]
+        other = a[:, None] != p[None, :]  # (B, B): position j may be item i's negative
+        short = other.sum(axis=1) < negatives
+        if short.any():
+            raise PipelineError(
+                f"in-batch negatives: item {b0 + int(np.argmax(short))} has fewer than "
+                f"{negatives} other singers' positives in its batch of {len(a)}; use a larger "
+                "train.batch_size or train.negatives_from: dataset")
+        keys = np.where(other, rng.random(other.shape), np.inf)  # ineligible sort last
+        out[b0:b0 + len(a)] = np.argsort(keys, axis=1, kind="stable")[:, :negatives]
+    return out
+
+
 class TripletBatches(torch.utils.data.Dataset):
     """Batch ``b`` of a plan as float32 tensors.
 
-    Items are (anchor (B, T, F), positive (B, T, F), negatives (B, K, T, F)).
+    Items are (anchor (B, T, F), positive (B, T, F), negatives (B, K, T, F)); for an in-batch
+    plan the negatives are (B, K) int64 positions into the positives.
     """
 
     def __init__(self, reader: ShardReader, anchors: Pool, targets: Pool, plan: TripletPlan,
@@ -172,6 +225,8 @@ class TripletBatches(torch.utils.data.Dataset):
         read = self.reader.gather
         anchor = read(self.anchors.domain, self.anchors.shard[a], self.anchors.row[a])
         positive = read(self.targets.domain, self.targets.shard[p], self.targets.row[p])
+        if self.plan.in_batch:  # positions of the batch's positives, read once above
+            return torch.from_numpy(anchor), torch.from_numpy(positive), torch.from_numpy(n)
         negs = read(self.targets.domain, self.targets.shard[n], self.targets.row[n])
         negs = negs.reshape(n.shape + negs.shape[1:])  # (B, K, T, F)
         return torch.from_numpy(anchor), torch.from_numpy(positive), torch.from_numpy(negs)
