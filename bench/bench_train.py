@@ -5,6 +5,9 @@ then prints medians of several repeats:
 
 - model: segments/s through forward + backward + SGD step for MONO and CROSS triplet
   batches (batch 32, 1 positive + 4 negatives = 192 segments), with 1 and 2 threads;
+- items/s (anchors through forward + backward + step, 1 thread) with negatives drawn from
+  the dataset (192 segments a batch of 32) and from the batch (``train.negatives_from:
+  batch``, 64 segments), and their ratio;
 - loader: segments/s of ``TripletBatches`` reading memory-mapped shards (no model), which
   must be at least 5x the model's consumption so training is compute-bound;
 - one metric-learning epoch through ``pipeline.train.loop.fit`` (wall time);
@@ -36,7 +39,12 @@ from pipeline.dataset.reader import ShardReader  # noqa: E402
 from pipeline.dataset.shards import shard_name  # noqa: E402
 from pipeline.train import loop as train
 from pipeline.train import sampling as data  # noqa: E402
-from pipeline.train.model import EmbeddingModel, hinge_rank_loss, triplet_embeddings  # noqa: E402
+from pipeline.train.model import (  # noqa: E402
+    EmbeddingModel,
+    hinge_rank_loss,
+    in_batch_triplet_embeddings,
+    triplet_embeddings,
+)
 
 
 def write_random_dataset(path: Path, *, singers: int, perfs: int = 4, windows: int = 10,
@@ -97,6 +105,30 @@ def model_rate(kind: str, threads: int, repeats: int, batch: int = 32, k: int = 
     return median_rate(step, batch * (2 + k), repeats)
 
 
+def item_rate(kind: str, negatives_from: str, repeats: int, batch: int = 32, k: int = 4) -> float:
+    """Anchors per second through one training step, 1 thread."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    norm = {"mean": 0.0, "std": 1.0}
+    model = EmbeddingModel(kind, normalisation={"mono": norm, "mix": norm}).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+    a, p = torch.randn(batch, 129, 128), torch.randn(batch, 129, 128)
+    n = torch.randn(batch, k, 129, 128)
+    slots = torch.stack([torch.roll(torch.arange(batch), -j - 1) for j in range(k)], dim=1)
+
+    def step():
+        if negatives_from == "batch":
+            out = in_batch_triplet_embeddings(model, a, p, slots, kind=kind)
+        else:
+            out = triplet_embeddings(model, a, p, n, kind=kind)
+        loss = hinge_rank_loss(*out, margin=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return median_rate(step, batch, repeats)
+
+
 def loader_rate(dataset: Path, repeats: int, n_batches: int = 20, batch: int = 32) -> float:
     ds = train._Data(dataset)
     anchors, targets = ds.pool("mono", ["train"]), ds.pool("mix", ["train"])
@@ -124,6 +156,10 @@ def main(argv=None) -> int:
                 rates[kind, threads] = model_rate(kind, threads, args.repeats)
                 print(f"model {kind:5s} {threads} thread(s): {rates[kind, threads]:8.0f} "
                       "segments/s (forward + backward + step)")
+        for kind in ("mono", "cross"):
+            drawn, in_batch = (item_rate(kind, src, args.repeats) for src in ("dataset", "batch"))
+            print(f"items/s {kind:5s} 1 thread: negatives from the dataset {drawn:6.1f}, "
+                  f"from the batch {in_batch:6.1f} ({in_batch / drawn:.2f}x)")
         torch.set_num_threads(1)
         load = loader_rate(dataset, args.repeats)
         fastest = max(rates.values())
