@@ -56,6 +56,7 @@ def test_no_demo_training_or_evaluation_value_leaks_through():
     assert train["patience"] == 10 and train["weight_decay"] == pytest.approx(2e-5)
     assert (train["batch_size"], train["margin"], train["negatives"]) == (32, 0.1, 4)
     assert train["cross_init"] == "mono"  # the authors: one classifier into both networks
+    assert train["negatives_from"] == "dataset"  # the authors draw negatives from the dataset
     assert (split["train_singers"], split["unseen_singers"]) == (1000, 300)
     assert (split["model_tracks"], split["query_tracks"]) == (6, 4)
     assert evaluate["segments_per_track"] == 20 and config["svd"]["max_windows"] >= 20
