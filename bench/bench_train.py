@@ -87,27 +87,10 @@ def median_rate(fn, count: int, repeats: int) -> float:
     return count / statistics.median(times)
 
 
-def model_rate(kind: str, threads: int, repeats: int, batch: int = 32, k: int = 4) -> float:
+def training_step(kind: str, threads: int, negatives_from: str = "dataset", batch: int = 32,
+                  k: int = 4):
+    """One forward + backward + SGD step of a fresh model on random batches, as a closure."""
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    norm = {"mean": 0.0, "std": 1.0}
-    model = EmbeddingModel(kind, normalisation={"mono": norm, "mix": norm}).train()
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
-    a, p = torch.randn(batch, 129, 128), torch.randn(batch, 129, 128)
-    n = torch.randn(batch, k, 129, 128)
-
-    def step():
-        loss = hinge_rank_loss(*triplet_embeddings(model, a, p, n, kind=kind), margin=0.1)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return median_rate(step, batch * (2 + k), repeats)
-
-
-def item_rate(kind: str, negatives_from: str, repeats: int, batch: int = 32, k: int = 4) -> float:
-    """Anchors per second through one training step, 1 thread."""
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     norm = {"mean": 0.0, "std": 1.0}
     model = EmbeddingModel(kind, normalisation={"mono": norm, "mix": norm}).train()
@@ -126,7 +109,17 @@ def item_rate(kind: str, negatives_from: str, repeats: int, batch: int = 32, k: 
         loss.backward()
         opt.step()
 
-    return median_rate(step, batch, repeats)
+    return step
+
+
+def model_rate(kind: str, threads: int, repeats: int, batch: int = 32, k: int = 4) -> float:
+    """Segments per second through a step with drawn negatives (batch x (2 + k) segments)."""
+    return median_rate(training_step(kind, threads, batch=batch, k=k), batch * (2 + k), repeats)
+
+
+def item_rate(kind: str, negatives_from: str, repeats: int, batch: int = 32, k: int = 4) -> float:
+    """Anchors per second through one training step, 1 thread."""
+    return median_rate(training_step(kind, 1, negatives_from, batch, k), batch, repeats)
 
 
 def loader_rate(dataset: Path, repeats: int, n_batches: int = 20, batch: int = 32) -> float:
