@@ -172,6 +172,8 @@ def test_in_batch_negatives_are_other_singers_positives_of_the_same_batch(datase
     # the batch holds the positives; the negatives are their positions, not segments
     a, p, n = data.TripletBatches(ShardReader(dataset), anchors, targets, plan, 16)[4]
     assert p.shape == (6, FRAMES, BANDS) and n.dtype == torch.int64 and n.shape == (6, 3)
+    with pytest.raises(PipelineError, match="batches of 8"):
+        data.TripletBatches(ShardReader(dataset), anchors, targets, plan, 8)
 
 
 def test_in_batch_negatives_fail_when_a_batch_lacks_other_singers():

@@ -93,7 +93,7 @@ class TripletPlan:
     anchor: np.ndarray  # (n,)
     positive: np.ndarray  # (n,)
     negatives: np.ndarray  # (n, K) target rows, or (n, K) positions in the batch (in_batch)
-    in_batch: bool = False
+    in_batch: int | None = None  # the batch size the positions refer to; None: target rows
 
 
 def usable_anchors(anchors: Pool, targets: Pool) -> np.ndarray:
@@ -148,12 +148,12 @@ def plan_triplets(anchors: Pool, targets: Pool, *, n_items: int | None, negative
     while clash.any():  # redraw positives that repeat the anchor's vocal window
         positive[clash] = lo[clash] + rng.integers(0, size[clash])
         clash = targets.window[positive] == anchors.window[anchor]
-    # Negative singers uniform over the other singers that have target segments: draw from
-    # V - 1 positions and skip the anchor singer's position.
     if in_batch is not None:
         slots = in_batch_negatives(singer, targets.singer[positive], batch_size=in_batch,
                                    negatives=negatives, rng=rng)
-        return TripletPlan(anchor=anchor, positive=positive, negatives=slots, in_batch=True)
+        return TripletPlan(anchor=anchor, positive=positive, negatives=slots, in_batch=in_batch)
+    # Negative singers uniform over the other singers that have target segments: draw from
+    # V - 1 positions and skip the anchor singer's position.
     counts = targets.counts()
     present = np.flatnonzero(counts > 0)
     if len(present) < 2:
@@ -213,6 +213,9 @@ class TripletBatches(torch.utils.data.Dataset):
 
     def __init__(self, reader: ShardReader, anchors: Pool, targets: Pool, plan: TripletPlan,
                  batch_size: int):
+        if plan.in_batch not in (None, batch_size):
+            raise PipelineError(f"an in-batch plan of batches of {plan.in_batch} read in "
+                                f"batches of {batch_size}: its negative positions would be wrong")
         self.reader, self.anchors, self.targets, self.plan = reader, anchors, targets, plan
         self.batch_size = batch_size
 
